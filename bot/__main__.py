@@ -1,0 +1,141 @@
+"""`teambot` / `python -m bot`: run the bot, check the set-up, sync commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import tempfile
+from collections.abc import Sequence
+
+from bot.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("teambot")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    p = argparse.ArgumentParser(prog="teambot", description="A Discord bot for your team's AI.")
+    sub = p.add_subparsers(dest="command")
+    sub.add_parser("run", help="connect to Discord and answer (the default)")
+    doctor = sub.add_parser("doctor", help="check settings, DATA_DIR and the AI provider")
+    doctor.add_argument("--discord", action="store_true", help="also log in to Discord to check the token")
+    sub.add_parser("sync", help="push the slash commands to Discord now")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit status."""
+    args = parser().parse_args(argv)
+    command = args.command or "run"
+    try:
+        settings = load_settings(
+            require_discord=command in {"run", "sync"} or getattr(args, "discord", False)
+        )
+    except ConfigError as exc:
+        print(f"teambot: {exc}", file=sys.stderr)
+        return 2
+    from bot.logs import configure
+
+    secrets = [s.get_secret_value() for s in (settings.discord_token, settings.openai_api_key) if s]
+    configure(settings.log_level, secrets)
+    try:
+        if command == "doctor":
+            return asyncio.run(doctor(settings, discord_login=args.discord))
+        return asyncio.run(run(settings, sync_only=command == "sync"))
+    except KeyboardInterrupt:
+        return 0
+
+
+async def run(settings: Settings, *, sync_only: bool = False) -> int:
+    """Start the services and the bot; with sync_only, log in, sync commands and stop."""
+    import discord
+
+    from bot.app import TeamBot
+    from bot.services import Services
+
+    services = await Services.create(settings)
+    bot = TeamBot(services, force_sync=sync_only)
+    assert settings.discord_token is not None
+    token = settings.discord_token.get_secret_value()
+    try:
+        async with bot:
+            if sync_only:
+                await bot.login(token)
+                return 0
+            await bot.start(token)
+    except discord.LoginFailure:
+        log.error("Discord rejected DISCORD_TOKEN: check the bot token in the Developer Portal")
+        return 2
+    except discord.PrivilegedIntentsRequired:
+        log.error("Enable the Message Content intent for this bot in the Developer Portal (Bot page)")
+        return 2
+    return 0
+
+
+async def doctor(settings: Settings, *, discord_login: bool = False) -> int:
+    """Check everything that can be checked without users; print plain findings."""
+    from bot.errors import UserError
+    from bot.llm import LLM
+
+    problems = 0
+
+    def report(ok: bool, text: str) -> None:
+        nonlocal problems
+        problems += not ok
+        print(f"{'ok ' if ok else 'BAD'}  {text}")
+
+    report(
+        True,
+        f"settings read (chat model {settings.chat_model}, provider {settings.openai_base_url or 'OpenAI'})",
+    )
+    try:
+        with tempfile.NamedTemporaryFile(dir=settings.data_dir):
+            pass
+        report(True, f"DATA_DIR {settings.data_dir} is writable")
+    except OSError as exc:
+        report(False, f"DATA_DIR {settings.data_dir} is not writable: {exc.strerror}")
+    llm = LLM(settings)
+    try:
+        models = set(await llm.model_ids())
+        report(True, "the AI provider answers")
+        for name, model in (
+            ("CHAT_MODEL", settings.chat_model),
+            ("EMBED_MODEL", settings.embed_model),
+            ("IMAGE_MODEL", settings.image_model),
+        ):
+            report(
+                model in models,
+                f"{name} {model} "
+                + ("is available" if model in models else "is not offered by the provider"),
+            )
+    except UserError as exc:
+        report(False, f"the AI provider: {exc.message}")
+    finally:
+        await llm.aclose()
+    if discord_login:
+        problems += not await _check_discord(settings, report)
+    print("All good." if not problems else f"{problems} problem(s) found.")
+    return 0 if not problems else 1
+
+
+async def _check_discord(settings: Settings, report) -> bool:
+    import discord
+
+    client = discord.Client(intents=discord.Intents.none())
+    assert settings.discord_token is not None
+    try:
+        async with client:
+            await client.login(settings.discord_token.get_secret_value())
+            report(True, f"Discord accepts the token (application id {client.application_id})")
+            return True
+    except discord.LoginFailure:
+        report(False, "Discord rejected DISCORD_TOKEN")
+    except (discord.HTTPException, OSError) as exc:
+        report(False, f"Discord can't be reached: {type(exc).__name__}")
+    return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""TeamBot: the discord.py client, given its services; loads the cogs and keeps commands synced."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+import discord
+from discord.ext import commands
+
+from bot.services import Services
+from bot.ui import NO_MENTIONS
+
+log = logging.getLogger(__name__)
+TREE_HASH_KEY = "command_tree_hash"
+
+
+def intents() -> discord.Intents:
+    """The least the bot needs: servers, their messages and DMs, and message text."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.guild_messages = True
+    wanted.dm_messages = True
+    wanted.message_content = True
+    return wanted
+
+
+class TeamBot(commands.Bot):
+    """The bot; every cog gets the services it needs from here, in its constructor."""
+
+    def __init__(self, services: Services, *, force_sync: bool = False, sync_commands: bool = True) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents(),
+            allowed_mentions=NO_MENTIONS,
+            help_command=None,
+        )
+        self.services = services
+        self.force_sync = force_sync
+        self.sync_commands = sync_commands
+
+    async def setup_hook(self) -> None:
+        """Add the cogs, then sync the command tree if it changed since the last sync."""
+        await self.add_feature_cogs()
+        if self.sync_commands:
+            await self.sync_tree(force=self.force_sync)
+
+    async def add_feature_cogs(self) -> None:
+        """Create each cog with the services it needs."""
+        from cogs.chat import ChatCog
+        from cogs.errors import ErrorsCog
+
+        s = self.services
+        await self.add_cog(ErrorsCog(self))
+        await self.add_cog(ChatCog(s.chat, s.store))
+
+    def tree_payload(self) -> list[dict]:
+        """The command tree as Discord would receive it (used for change detection)."""
+        guild = (
+            discord.Object(self.services.settings.dev_guild_id)
+            if self.services.settings.dev_guild_id
+            else None
+        )
+        return [cmd.to_dict(self.tree) for cmd in self.tree._get_all_commands(guild=guild)]
+
+    async def sync_tree(self, *, force: bool = False) -> bool:
+        """Sync commands (to DEV_GUILD_ID instantly, else globally) when they changed; True if synced."""
+        dev_guild = self.services.settings.dev_guild_id
+        guild = discord.Object(dev_guild) if dev_guild else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        scope = f"guild:{dev_guild}" if dev_guild else "global"
+        digest = hashlib.sha256(
+            json.dumps([scope, self.tree_payload()], sort_keys=True, default=str).encode()
+        ).hexdigest()
+        store = self.services.store
+        if not force and await store.get_meta(TREE_HASH_KEY) == digest:
+            log.info("commands unchanged since the last sync")
+            return False
+        synced = await self.tree.sync(guild=guild)
+        await store.set_meta(TREE_HASH_KEY, digest)
+        log.info("synced %d commands (%s)", len(synced), scope)
+        return True
+
+    async def on_ready(self) -> None:
+        """Log who we are once connected."""
+        log.info(
+            "connected as %s (id %s) in %d servers", self.user, self.user and self.user.id, len(self.guilds)
+        )
+
+    async def close(self) -> None:
+        """Close Discord first, then the services."""
+        try:
+            await super().close()
+        finally:
+            await self.services.aclose()

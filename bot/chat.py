@@ -1,0 +1,199 @@
+"""Chat turns: store, remember, fold old turns into a summary, stream the model's answer."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from PIL import Image, UnidentifiedImageError
+
+from bot.config import Settings
+from bot.errors import UserError
+from bot.llm import LLM, Who
+from bot.memory import build_conversation, message_tokens, speaker_line
+from bot.store import ChannelState, Store, Turn
+from bot.text import strip_reasoning
+
+log = logging.getLogger(__name__)
+
+TRIM_NOTE = "_Older messages in this channel are now kept as a summary so the conversation fits the model._"
+NO_VISION_NOTE = "_This model doesn't read images, so I only read the text of your message._"
+SUMMARY_PROMPT = (
+    "Update the running summary of a team chat. Keep names, decisions, facts, numbers, open questions "
+    "and anything someone asked to remember. Write at most 250 words, in the conversation's language. "
+    "Reply with the summary only."
+)
+_MAX_IMAGE_SIDE = 1536
+
+
+@dataclass(slots=True)
+class TurnIn:
+    """One user message to answer, as plain values."""
+
+    channel_id: int
+    guild_id: int | None
+    author_id: int
+    author_name: str
+    content: str
+    message_id: int | None = None
+    images: list[bytes] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ChatReply:
+    """The finished answer and the notes to show under it."""
+
+    text: str
+    notes: list[str] = field(default_factory=list)
+
+
+class ChatService:
+    """Per-channel conversations: one turn at a time per channel, channels in parallel."""
+
+    def __init__(self, store: Store, llm: LLM, settings: Settings) -> None:
+        self.store = store
+        self.llm = llm
+        self.settings = settings
+        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    @property
+    def history_budget(self) -> int:
+        """Tokens of the context left for the prompt once the reply's share is kept aside."""
+        return self.settings.context_tokens - self.settings.reply_tokens
+
+    @asynccontextmanager
+    async def channel(self, channel_id: int) -> AsyncIterator[None]:
+        """Hold a channel so its turns are answered in arrival order."""
+        async with self._locks[channel_id]:
+            yield
+
+    async def reply(self, turn: TurnIn, on_text: Callable[[str], None] | None = None) -> ChatReply:
+        """Store the user's turn, then stream and store the answer; `on_text` sees the visible text."""
+        async with self.channel(turn.channel_id):
+            shared = turn.guild_id is not None
+            content = speaker_line(turn.author_name, turn.content, shared=shared) or "(no text)"
+            await self.store.add_turn(
+                channel_id=turn.channel_id,
+                guild_id=turn.guild_id,
+                author_id=turn.author_id,
+                author_name=turn.author_name,
+                role="user",
+                content=content,
+                tokens=message_tokens(content),
+                message_id=turn.message_id,
+            )
+            state = await self.store.channel_state(turn.channel_id)
+            notes: list[str] = []
+            state, trimmed = await self._fold_overflow(state, turn)
+            if trimmed and not state.trim_noticed:
+                notes.append(TRIM_NOTE)
+                await self.store.mark_trim_noticed(turn.channel_id, turn.guild_id)
+            conversation = await build_conversation(self.store, state, budget=self.history_budget)
+            if not conversation.turns or conversation.turns[-1].role != "user":
+                raise UserError(
+                    "Your message is too long for the model's memory. Please shorten it.",
+                    kind="context_too_long",
+                )
+            messages = conversation.messages
+            if turn.images:
+                if self.settings.vision:
+                    parts = await asyncio.to_thread(image_parts, turn.images)
+                    messages[-1] = {"role": "user", "content": [{"type": "text", "text": content}, *parts]}
+                else:
+                    notes.append(NO_VISION_NOTE)
+            text = await self._stream(messages, turn, on_text)
+            await self.store.add_turn(
+                channel_id=turn.channel_id,
+                guild_id=turn.guild_id,
+                author_id=0,
+                author_name="teambot",
+                role="assistant",
+                content=text,
+                tokens=message_tokens(text),
+            )
+            return ChatReply(text, notes)
+
+    async def _stream(self, messages: list[dict], turn: TurnIn, on_text: Callable[[str], None] | None) -> str:
+        raw = ""
+        who = Who(turn.guild_id, turn.author_id, "chat")
+        async for delta in self.llm.stream_chat(messages, who=who, max_tokens=self.settings.reply_tokens):
+            raw += delta
+            if on_text is not None:
+                on_text(strip_reasoning(raw))
+        text = strip_reasoning(raw).strip()
+        if not text:
+            raise UserError("The model returned an empty answer. Please try again.", kind="empty_answer")
+        return text
+
+    async def _fold_overflow(self, state: ChannelState, turn: TurnIn) -> tuple[ChannelState, bool]:
+        """When unsummarized turns outgrow the budget, fold the oldest into the summary."""
+        budget = self.history_budget
+        pending = await self.store.unsummarized_tokens(state.channel_id, state.summary_upto)
+        if pending <= budget * 3 // 4:
+            return state, False
+        # Keep about half the budget of recent turns verbatim so folding happens rarely.
+        kept = await self.store.recent_turns(state.channel_id, budget // 2, after=state.summary_upto)
+        if not kept:
+            return state, False
+        upto = kept[0].id - 1
+        dropped = await self.store.turns_between(state.channel_id, state.summary_upto, upto)
+        if not dropped:
+            return state, False
+        try:
+            summary = await self._summarize(state.summary, dropped, turn)
+        except UserError as exc:
+            # The turns stay stored; the window still trims them, and the next turn retries the fold.
+            log.warning("could not fold channel %s into its summary: %s", state.channel_id, exc.kind)
+            return state, True
+        await self.store.set_summary(state.channel_id, turn.guild_id, summary, upto)
+        return await self.store.channel_state(state.channel_id), True
+
+    async def _summarize(self, previous: str, turns: list[Turn], turn: TurnIn) -> str:
+        limit = self.history_budget
+        lines: list[str] = []
+        used = 0
+        for t in reversed(turns):
+            line = t.content if t.role == "user" else f"[teambot] {t.content}"
+            used += t.tokens
+            if used > limit:
+                break
+            lines.append(line)
+        transcript = "\n".join(reversed(lines))
+        messages = [
+            {"role": "system", "content": SUMMARY_PROMPT},
+            {
+                "role": "user",
+                "content": f"Summary so far:\n{previous or '(none)'}\n\nNew messages:\n{transcript}",
+            },
+        ]
+        result = await self.llm.complete(
+            messages, who=Who(turn.guild_id, turn.author_id, "summary"), max_tokens=600
+        )
+        return strip_reasoning(result.text).strip() or previous
+
+    async def reset(self, channel_id: int) -> int:
+        """Forget a channel's conversation; returns the number of turns removed."""
+        async with self.channel(channel_id):
+            return await self.store.forget_channel(channel_id)
+
+
+def image_parts(images: list[bytes]) -> list[dict]:
+    """Images as chat `image_url` parts (data URLs), downscaled; unreadable images are skipped."""
+    parts = []
+    for data in images:
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                img.thumbnail((_MAX_IMAGE_SIDE, _MAX_IMAGE_SIDE))
+                out = io.BytesIO()
+                img.convert("RGB").save(out, format="JPEG", quality=85)
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+            continue
+        url = "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode()
+        parts.append({"type": "image_url", "image_url": {"url": url}})
+    return parts

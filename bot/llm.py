@@ -1,0 +1,373 @@
+"""The provider: one AsyncOpenAI client for every model call, with usage counting and plain errors."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+
+from bot.config import Settings
+from bot.errors import UserError
+from bot.store import UsageRecord
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+UsageSink = Callable[[UsageRecord], Awaitable[None]]
+_MAX_RETRY_WAIT = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """Whose request a model call serves, for usage and budgets."""
+
+    guild_id: int | None
+    user_id: int | None
+    feature: str
+
+
+@dataclass(slots=True)
+class ChatResult:
+    """A finished completion."""
+
+    text: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    finish_reason: str | None = None
+
+
+@dataclass(slots=True)
+class GeneratedImage:
+    """One image from the provider."""
+
+    png: bytes
+    revised_prompt: str | None = None
+
+
+@dataclass(slots=True)
+class Moderation:
+    """The provider's verdict on a text."""
+
+    flagged: bool
+    categories: list[str] = field(default_factory=list)
+
+
+class LLM:
+    """Chat, embeddings, images and moderation through one OpenAI-compatible client."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        on_usage: UsageSink | None = None,
+        http_client: Any | None = None,
+        retry_base: float = 0.5,
+    ) -> None:
+        self.settings = settings
+        self.on_usage = on_usage
+        self.retry_base = retry_base
+        kwargs: dict[str, Any] = {
+            "api_key": settings.api_key_value(),
+            "timeout": settings.request_timeout,
+            "max_retries": 0,  # we retry ourselves, only where a retry can help
+        }
+        if settings.openai_base_url:
+            kwargs["base_url"] = settings.openai_base_url
+        if http_client is not None:
+            kwargs["http_client"] = http_client
+        self.client = AsyncOpenAI(**kwargs)
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections."""
+        await self.client.close()
+
+    # --- chat -------------------------------------------------------------------------------
+
+    async def stream_chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        who: Who,
+        model: str | None = None,
+        max_tokens: int | None = None,
+    ) -> AsyncIterator[str]:
+        """Yield text deltas of a streamed completion; records usage when it ends."""
+        model = model or self.settings.chat_model
+        params: dict[str, Any] = {
+            "model": model,
+            "messages": list(messages),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if max_tokens:
+            params["max_tokens"] = max_tokens
+        stream = await self._call(lambda: self.client.chat.completions.create(**params))
+        tokens_in = tokens_out = 0
+        produced = False
+        finished = False
+        try:
+            async for chunk in stream:
+                if chunk.usage is not None:
+                    tokens_in, tokens_out = chunk.usage.prompt_tokens, chunk.usage.completion_tokens
+                for choice in chunk.choices or ():
+                    if choice.finish_reason:
+                        finished = True
+                    delta = choice.delta.content if choice.delta else None
+                    if delta:
+                        produced = True
+                        yield delta
+        except (openai.OpenAIError, ValueError, OSError) as exc:
+            raise self._cut_off() if produced else map_error(exc, model=model) from exc
+        finally:
+            await self._record(who, model, tokens_in, tokens_out)
+        if not finished and not produced:
+            raise self._cut_off()
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        who: Who,
+        model: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> ChatResult:
+        """One non-streamed completion."""
+        model = model or self.settings.chat_model
+        params: dict[str, Any] = {"model": model, "messages": list(messages)}
+        if max_tokens:
+            params["max_tokens"] = max_tokens
+        if temperature is not None:
+            params["temperature"] = temperature
+        response = await self._call(lambda: self.client.chat.completions.create(**params), model=model)
+        usage = response.usage
+        tokens_in = usage.prompt_tokens if usage else 0
+        tokens_out = usage.completion_tokens if usage else 0
+        await self._record(who, model, tokens_in, tokens_out)
+        choice = response.choices[0] if response.choices else None
+        text = (choice.message.content or "") if choice else ""
+        return ChatResult(text, tokens_in, tokens_out, choice.finish_reason if choice else None)
+
+    # --- embeddings -------------------------------------------------------------------------
+
+    async def embed(self, texts: Sequence[str], *, who: Who, model: str | None = None) -> list[list[float]]:
+        """Embed a batch of texts, in order."""
+        model = model or self.settings.embed_model
+        if not texts:
+            return []
+        params: dict[str, Any] = {"model": model, "input": [t if t.strip() else " " for t in texts]}
+        if self.settings.embed_dimensions and model.startswith("text-embedding-3"):
+            params["dimensions"] = self.settings.embed_dimensions
+        response = await self._call(lambda: self.client.embeddings.create(**params), model=model)
+        tokens = response.usage.prompt_tokens if response.usage else 0
+        await self._record(who, model, tokens, 0)
+        ordered = sorted(response.data, key=lambda d: d.index)
+        return [list(d.embedding) for d in ordered]
+
+    # --- images -----------------------------------------------------------------------------
+
+    async def generate_images(
+        self,
+        prompt: str,
+        *,
+        who: Who,
+        size: str,
+        n: int = 1,
+        quality: str | None = None,
+        model: str | None = None,
+    ) -> list[GeneratedImage]:
+        """Generate `n` images (one request per image for models that make one at a time)."""
+        model = model or self.settings.image_model
+        per_request = 1 if model.startswith("dall-e-3") else n
+        requests = n // per_request
+
+        async def one(count: int) -> list[GeneratedImage]:
+            params: dict[str, Any] = {"model": model, "prompt": prompt, "n": count, "size": size}
+            if quality:
+                params["quality"] = quality
+            if not model.startswith("gpt-image"):
+                params["response_format"] = "b64_json"
+            response = await self._call(lambda: self.client.images.generate(**params), model=model)
+            return [_image(d) for d in response.data or []]
+
+        batches = await asyncio.gather(*(one(per_request) for _ in range(requests)))
+        images = [img for batch in batches for img in batch]
+        await self._record(who, model, 0, 0, images=len(images))
+        return images
+
+    async def edit_image(
+        self,
+        image_png: bytes,
+        prompt: str,
+        *,
+        who: Who,
+        size: str,
+        mask_png: bytes | None = None,
+        model: str | None = None,
+    ) -> list[GeneratedImage]:
+        """Edit an image (PNG bytes) following a prompt, optionally only where the mask is transparent."""
+        model = model or self.settings.image_model
+        params: dict[str, Any] = {
+            "model": model,
+            "image": ("image.png", image_png, "image/png"),
+            "prompt": prompt,
+            "size": size,
+        }
+        if mask_png is not None:
+            params["mask"] = ("mask.png", mask_png, "image/png")
+        if not model.startswith("gpt-image"):
+            params["response_format"] = "b64_json"
+        response = await self._call(lambda: self.client.images.edit(**params), model=model)
+        images = [_image(d) for d in response.data or []]
+        await self._record(who, model, 0, 0, images=len(images))
+        return images
+
+    # --- moderation and models --------------------------------------------------------------
+
+    async def moderate(self, text: str) -> Moderation:
+        """Ask the provider's moderation endpoint about a text."""
+        model = self.settings.moderation_model
+        response = await self._call(
+            lambda: self.client.moderations.create(model=model, input=text), model=model
+        )
+        result = response.results[0]
+        categories = [name for name, hit in result.categories.model_dump().items() if hit]
+        return Moderation(bool(result.flagged), categories)
+
+    async def model_ids(self) -> list[str]:
+        """The models the provider lists."""
+        page = await self._call(lambda: self.client.models.list())
+        return [m.id async for m in page]
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    async def _call(self, make: Callable[[], Awaitable[Any]], *, model: str | None = None) -> Any:
+        """Run one request, retrying with backoff only on failures a retry can fix."""
+        attempt = 0
+        while True:
+            try:
+                return await make()
+            except (openai.OpenAIError, ValueError) as exc:  # ValueError: a body that isn't JSON
+                error = map_error(exc, model=model)
+                if attempt >= self.settings.max_retries or not _retryable(exc):
+                    raise error from exc
+                wait = error.retry_after or self.retry_base * (2**attempt) * (1 + random.random())
+                if wait > _MAX_RETRY_WAIT:
+                    raise error from exc
+                log.info("provider %s, retrying in %.1fs", error.kind, wait)
+                await asyncio.sleep(wait)
+                attempt += 1
+
+    async def _record(self, who: Who, model: str, tokens_in: int, tokens_out: int, images: int = 0) -> None:
+        if self.on_usage is None or not (tokens_in or tokens_out or images):
+            return
+        await self.on_usage(
+            UsageRecord(who.guild_id, who.user_id, who.feature, model, tokens_in, tokens_out, images)
+        )
+
+    @staticmethod
+    def _cut_off() -> UserError:
+        return UserError(
+            "The model's answer was cut off part-way (the connection dropped). Please try again.",
+            kind="stream_broken",
+        )
+
+
+def _image(data: Any) -> GeneratedImage:
+    if not data.b64_json:
+        raise UserError("The image service answered without an image. Please try again.", kind="bad_response")
+    return GeneratedImage(base64.b64decode(data.b64_json), getattr(data, "revised_prompt", None))
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, openai.RateLimitError):
+        return _code(exc) != "insufficient_quota"
+    if isinstance(exc, openai.APITimeoutError):
+        return False  # the request already used its whole timeout; a second one doubles the wait
+    return isinstance(exc, openai.InternalServerError | openai.APIConnectionError)
+
+
+def _code(exc: Exception) -> str:
+    code = getattr(exc, "code", None) or getattr(exc, "type", None) or ""
+    body = getattr(exc, "body", None)
+    if not code and isinstance(body, dict):
+        code = body.get("code") or body.get("type") or ""
+    return str(code)
+
+
+def _retry_after(exc: Exception) -> float | None:
+    response = getattr(exc, "response", None)
+    raw = response.headers.get("retry-after") if response is not None else None
+    try:
+        return max(0.0, float(raw)) if raw else None
+    except ValueError:
+        return None
+
+
+def map_error(exc: BaseException, *, model: str | None = None) -> UserError:
+    """Turn a provider failure into a message a person understands (never the raw error)."""
+    if isinstance(exc, UserError):
+        return exc
+    code = _code(exc) if isinstance(exc, openai.OpenAIError) else ""
+    message = str(getattr(exc, "message", "") or "").lower()
+    named = f"`{model}`" if model else "the configured model"
+    if isinstance(exc, openai.APITimeoutError):
+        return UserError(
+            "The AI provider took too long to answer. Please try again in a moment.", kind="timeout"
+        )
+    if isinstance(exc, openai.APIConnectionError):
+        return UserError(
+            "The AI provider can't be reached right now. Please try again in a moment.", kind="unreachable"
+        )
+    if isinstance(exc, openai.RateLimitError):
+        if code == "insufficient_quota" or "quota" in message:
+            return UserError(
+                "The AI provider account is out of quota. An admin needs to check the plan or billing.",
+                kind="quota",
+            )
+        wait = _retry_after(exc)
+        hint = f" in about {int(wait) + 1} seconds" if wait else " in a moment"
+        return UserError(
+            f"The AI provider is rate-limiting us. Please try again{hint}.",
+            kind="rate_limited",
+            retry_after=wait,
+        )
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        return UserError(
+            "The AI provider rejected the API key. An admin needs to check OPENAI_API_KEY.",
+            kind="invalid_key",
+        )
+    if isinstance(exc, openai.NotFoundError) or code == "model_not_found":
+        return UserError(
+            f"The AI provider doesn't have the model {named}. An admin needs to check the model settings.",
+            kind="model_not_found",
+        )
+    if code == "context_length_exceeded" or "context length" in message or "maximum context" in message:
+        return UserError(
+            "That is too long for the model to read at once. Try a shorter message or `/reset` the channel.",
+            kind="context_too_long",
+        )
+    if code in {"content_policy_violation", "moderation_blocked"} or "safety system" in message:
+        return UserError(
+            "The provider's safety system refused this request. Try wording it differently.", kind="refused"
+        )
+    if isinstance(exc, openai.InternalServerError):
+        return UserError(
+            "The AI provider had a problem on its side. Please try again in a moment.", kind="provider_error"
+        )
+    if isinstance(exc, openai.APIResponseValidationError | ValueError):
+        return UserError(
+            "The AI provider sent an answer we couldn't read. Please try again.", kind="bad_response"
+        )
+    if isinstance(exc, openai.BadRequestError):
+        return UserError("The AI provider refused this request as invalid.", kind="bad_request")
+    return UserError(
+        "The AI provider failed unexpectedly. Please try again in a moment.", kind="provider_error"
+    )

@@ -1,0 +1,44 @@
+"""Logging through discord.py's setup_logging, with secrets masked in every record."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import discord
+
+
+class RedactSecrets(logging.Filter):
+    """Replace known secret values with *** in a record's message and arguments."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s and len(s) >= 6]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Mask secrets (rendering the message first so arguments are covered too)."""
+        if not self.secrets:
+            return True
+        message = record.getMessage()
+        masked = self.mask(message)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.mask(record.exc_text)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+    def mask(self, text: str) -> str:
+        """The text with every secret replaced."""
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def configure(level: str, secrets: Iterable[str] = ()) -> None:
+    """Set up discord.py's log format at `level` and mask secrets on the root handlers."""
+    discord.utils.setup_logging(level=logging.getLevelName(level), root=True)
+    redact = RedactSecrets(secrets)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redact)

@@ -1,0 +1,205 @@
+"""Discord rendering shared by cogs: live-streamed replies, confirmations and embeds."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import time
+from collections.abc import Sequence
+from typing import Protocol
+
+import discord
+
+from bot.text import plan_reply, split_message
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+PLACEHOLDER = "… thinking"
+CURSOR = " ▌"
+EDIT_INTERVAL = 1.0
+
+
+class Editable(Protocol):
+    """A sent message the bot can edit or delete."""
+
+    async def edit(self, **kwargs: object) -> object: ...
+
+    async def delete(self) -> None: ...
+
+
+class ReplyTarget(Protocol):
+    """Where a reply goes: its first message (placeholder) and the ones that continue it."""
+
+    async def first(self, content: str) -> Editable: ...
+
+    async def more(self, content: str, files: Sequence[discord.File] = ()) -> Editable: ...
+
+
+class ChannelTarget:
+    """Replies to a message in its channel."""
+
+    def __init__(self, message: discord.Message) -> None:
+        self.message = message
+
+    async def first(self, content: str) -> Editable:
+        """Reply to the user's message."""
+        return await self.message.reply(content, mention_author=False, allowed_mentions=NO_MENTIONS)
+
+    async def more(self, content: str, files: Sequence[discord.File] = ()) -> Editable:
+        """Continue in the same channel."""
+        return await self.message.channel.send(content, files=list(files), allowed_mentions=NO_MENTIONS)
+
+
+class _OriginalResponse:
+    def __init__(self, interaction: discord.Interaction) -> None:
+        self.interaction = interaction
+
+    async def edit(self, *, content: str, attachments: Sequence[discord.File] = ()) -> object:
+        kwargs: dict = {"content": content, "allowed_mentions": NO_MENTIONS}
+        if attachments:
+            kwargs["attachments"] = list(attachments)
+        return await self.interaction.edit_original_response(**kwargs)
+
+    async def delete(self) -> None:
+        await self.interaction.delete_original_response()
+
+
+class InteractionTarget:
+    """Replies to a slash command: the deferred response, then follow-ups."""
+
+    def __init__(self, interaction: discord.Interaction, *, ephemeral: bool = False) -> None:
+        self.interaction = interaction
+        self.ephemeral = ephemeral
+
+    async def first(self, content: str) -> Editable:
+        """Defer (showing 'thinking') or use the response already sent."""
+        if not self.interaction.response.is_done():
+            await self.interaction.response.defer(thinking=True, ephemeral=self.ephemeral)
+        original = _OriginalResponse(self.interaction)
+        await original.edit(content=content)
+        return original
+
+    async def more(self, content: str, files: Sequence[discord.File] = ()) -> Editable:
+        """A follow-up message."""
+        return await self.interaction.followup.send(
+            content, files=list(files), wait=True, ephemeral=self.ephemeral, allowed_mentions=NO_MENTIONS
+        )
+
+
+def to_files(files: Sequence[tuple[str, bytes]]) -> list[discord.File]:
+    """Named bytes as Discord files."""
+    return [discord.File(io.BytesIO(data), filename=name) for name, data in files]
+
+
+class LiveReply:
+    """A reply that grows as text streams in: edits at most once per interval, new messages past 2000."""
+
+    def __init__(self, target: ReplyTarget, *, interval: float = EDIT_INTERVAL) -> None:
+        self.target = target
+        self.interval = interval
+        self.sent: list[Editable] = []
+        self._shown: list[str] = []
+        self._latest = ""
+        self._changed = asyncio.Event()
+        self._pump: asyncio.Task | None = None
+        self._last_edit = 0.0
+
+    async def start(self, placeholder: str = PLACEHOLDER) -> None:
+        """Show the placeholder at once and begin following updates."""
+        self.sent.append(await self.target.first(placeholder))
+        self._shown.append(placeholder)
+        self._last_edit = time.monotonic()
+        self._pump = asyncio.create_task(self._follow())
+
+    def update(self, text: str) -> None:
+        """Take the visible text so far (cheap; the pump does the editing)."""
+        self._latest = text
+        self._changed.set()
+
+    async def _follow(self) -> None:
+        while True:
+            await self._changed.wait()
+            wait = self.interval - (time.monotonic() - self._last_edit)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._changed.clear()
+            try:
+                await self._show(split_message(self._latest + CURSOR) if self._latest else [PLACEHOLDER])
+            except discord.HTTPException as exc:
+                log.warning("live edit failed: %s", exc.status)
+            self._last_edit = time.monotonic()
+
+    async def _stop_pump(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
+            await asyncio.gather(self._pump, return_exceptions=True)
+            self._pump = None
+
+    async def _show(self, pages: Sequence[str], files: Sequence[tuple[str, bytes]] = ()) -> None:
+        """Make the sent messages show `pages`, sending or deleting messages as needed."""
+        for i, page in enumerate(pages):
+            last = i == len(pages) - 1
+            attach = to_files(files) if last and files else []
+            if i < len(self.sent):
+                if attach:
+                    await self.sent[i].edit(content=page, attachments=attach)
+                elif self._shown[i] != page:
+                    await self.sent[i].edit(content=page)
+                self._shown[i] = page
+            else:
+                self.sent.append(await self.target.more(page, attach))
+                self._shown.append(page)
+        while len(self.sent) > max(1, len(pages)):
+            await self.sent.pop().delete()
+            self._shown.pop()
+
+    async def finish(self, text: str, notes: Sequence[str] = ()) -> None:
+        """Show the final text (long code as files) with notes underneath."""
+        await self._stop_pump()
+        body = text.rstrip()
+        if notes:
+            body += "\n\n" + "\n".join(notes)
+        plan = plan_reply(body)
+        await self._show(plan.messages or ["(empty)"], plan.files)
+
+    async def fail(self, message: str) -> None:
+        """Replace the placeholder (or append to a partial answer) with an error message."""
+        await self._stop_pump()
+        if not self._latest:
+            await self._show([f"⚠️ {message}"])
+            return
+        pages = split_message(self._latest.rstrip() + f"\n\n⚠️ {message}")
+        await self._show(pages)
+
+
+class ConfirmView(discord.ui.View):
+    """Yes / Cancel buttons for the person who asked; `result` is True, False or None (timed out)."""
+
+    def __init__(self, user_id: int, *, confirm_label: str = "Yes", timeout: float = 60) -> None:
+        super().__init__(timeout=timeout)
+        self.user_id = user_id
+        self.result: bool | None = None
+        self.confirm.label = confirm_label
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Only the person who asked may answer."""
+        if interaction.user.id != self.user_id:
+            await interaction.response.send_message("This question isn't for you.", ephemeral=True)
+            return False
+        return True
+
+    @discord.ui.button(label="Yes", style=discord.ButtonStyle.danger)
+    async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        """Confirm."""
+        self.result = True
+        await interaction.response.edit_message(view=None)
+        self.stop()
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        """Cancel."""
+        self.result = False
+        await interaction.response.edit_message(content="Cancelled.", view=None)
+        self.stop()

@@ -1,0 +1,176 @@
+"""Chat: mentions, replies, DMs and /chat, with per-channel memory; /reset and /persona."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.chat import ChatService, TurnIn
+from bot.errors import UserError
+from bot.store import Store
+from bot.ui import NO_MENTIONS, ChannelTarget, ConfirmView, InteractionTarget, LiveReply
+from cogs.errors import describe
+
+log = logging.getLogger(__name__)
+
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+MAX_PERSONA = 2000
+EMPTY_MENTION = "Hi! Mention me with a question, reply to one of my messages, or use `/chat`."
+
+
+def is_image(attachment: discord.Attachment) -> bool:
+    """Whether an attachment is an image the model could look at."""
+    return (attachment.content_type or "").startswith("image/")
+
+
+def readable_text(message: discord.Message, bot_id: int) -> str:
+    """The message text with the bot's own mention removed and other mentions as names."""
+    text = re.sub(rf"<@!?{bot_id}>", "", message.content)
+    for user in message.mentions:
+        text = re.sub(rf"<@!?{user.id}>", f"@{user.display_name}", text)
+    for role in message.role_mentions:
+        text = text.replace(f"<@&{role.id}>", f"@{role.name}")
+    for channel in message.channel_mentions:
+        text = text.replace(f"<#{channel.id}>", f"#{channel.name}")
+    return text.strip()
+
+
+def guild_id_of(channel: object) -> int | None:
+    """The server of a channel, or None in DMs."""
+    guild = getattr(channel, "guild", None)
+    return guild.id if guild is not None else None
+
+
+class ChatCog(commands.Cog):
+    """Talk to the model; each channel, thread and DM has its own memory."""
+
+    def __init__(self, chat: ChatService, store: Store) -> None:
+        self.chat = chat
+        self.store = store
+
+    # --- mentions, replies and DMs ----------------------------------------------------------
+
+    def wants_reply(self, message: discord.Message, me: discord.abc.User) -> bool:
+        """A turn starts on a DM, a mention of the bot, or a reply to one of its messages."""
+        if message.author.bot or message.author.id == me.id:
+            return False
+        if message.guild is None:
+            return True
+        if me in message.mentions:
+            return True
+        ref = message.reference.resolved if message.reference else None
+        return isinstance(ref, discord.Message) and ref.author.id == me.id
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        """Answer mentions, replies to the bot, and DMs."""
+        me = message.guild.me if message.guild else None
+        me = me or message._state.user
+        if me is None or not self.wants_reply(message, me):
+            return
+        text = readable_text(message, me.id)
+        images = [a for a in message.attachments if is_image(a)]
+        if not text and not images:
+            await message.reply(EMPTY_MENTION, mention_author=False, allowed_mentions=NO_MENTIONS)
+            return
+        turn = TurnIn(
+            channel_id=message.channel.id,
+            guild_id=guild_id_of(message.channel),
+            author_id=message.author.id,
+            author_name=message.author.display_name,
+            content=text,
+            message_id=message.id,
+            images=[await a.read() for a in images if a.size <= MAX_IMAGE_BYTES],
+        )
+        async with message.channel.typing():
+            await self.answer(turn, LiveReply(ChannelTarget(message)))
+
+    async def answer(self, turn: TurnIn, live: LiveReply) -> None:
+        """Run a chat turn into a live reply; any failure replaces the placeholder with its message."""
+        try:
+            await live.start()
+            reply = await self.chat.reply(turn, on_text=live.update)
+            await live.finish(reply.text, reply.notes)
+        except Exception as exc:  # one bad turn must never take the bot down or leave "thinking"
+            text = describe(exc, context=f"chat in channel {turn.channel_id}")
+            try:
+                if live.sent:
+                    await live.fail(text)
+            except discord.HTTPException as send_error:
+                log.warning("could not show a chat error: %s", send_error.status)
+
+    # --- slash commands ---------------------------------------------------------------------
+
+    @app_commands.command(name="chat", description="Talk to the bot in this channel's conversation")
+    @app_commands.describe(message="What you want to say")
+    async def chat_command(
+        self, interaction: discord.Interaction, message: app_commands.Range[str, 1, 4000]
+    ) -> None:
+        """A turn in this channel's conversation, same memory as mentions."""
+        turn = TurnIn(
+            channel_id=interaction.channel_id or interaction.user.id,
+            guild_id=interaction.guild_id,
+            author_id=interaction.user.id,
+            author_name=interaction.user.display_name,
+            content=message.strip(),
+        )
+        await self.answer(turn, LiveReply(InteractionTarget(interaction)))
+
+    @app_commands.command(name="reset", description="Forget this channel's conversation")
+    async def reset(self, interaction: discord.Interaction) -> None:
+        """Forget this channel's memory, after a confirmation."""
+        if interaction.guild_id is not None and not interaction.permissions.manage_channels:
+            raise UserError(
+                "Resetting a shared channel's memory needs the Manage Channels permission.", kind="forbidden"
+            )
+        view = ConfirmView(interaction.user.id, confirm_label="Forget")
+        await interaction.response.send_message(
+            "Forget everything I remember from this channel? This can't be undone.", view=view, ephemeral=True
+        )
+        if await view.wait() or not view.result:
+            return
+        removed = await self.chat.reset(interaction.channel_id or interaction.user.id)
+        await interaction.edit_original_response(
+            content=f"Done: I forgot {removed} messages here.", view=None
+        )
+
+    persona = app_commands.Group(name="persona", description="This channel's instructions for the bot")
+
+    @persona.command(name="set", description="Set this channel's system prompt (needs Manage Channels)")
+    @app_commands.describe(prompt="How the bot should behave in this channel")
+    async def persona_set(self, interaction: discord.Interaction, prompt: str) -> None:
+        """Set the channel's system prompt."""
+        if interaction.guild_id is not None and not interaction.permissions.manage_channels:
+            raise UserError("Setting the persona needs the Manage Channels permission.", kind="forbidden")
+        prompt = prompt.strip()
+        if not prompt:
+            raise UserError("The persona can't be empty. Use `/persona clear` to remove it.", kind="empty")
+        if len(prompt) > MAX_PERSONA:
+            raise UserError(
+                f"The persona is too long: keep it under {MAX_PERSONA} characters.", kind="too_long"
+            )
+        await self.store.set_persona(self._channel(interaction), interaction.guild_id, prompt)
+        await interaction.response.send_message("Persona set for this channel.", ephemeral=True)
+
+    @persona.command(name="show", description="Show this channel's system prompt")
+    async def persona_show(self, interaction: discord.Interaction) -> None:
+        """Show the channel's system prompt."""
+        state = await self.store.channel_state(self._channel(interaction))
+        text = f"This channel's persona:\n>>> {state.persona}" if state.persona else "No persona is set here."
+        await interaction.response.send_message(text[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @persona.command(name="clear", description="Remove this channel's system prompt (needs Manage Channels)")
+    async def persona_clear(self, interaction: discord.Interaction) -> None:
+        """Clear the channel's system prompt."""
+        if interaction.guild_id is not None and not interaction.permissions.manage_channels:
+            raise UserError("Clearing the persona needs the Manage Channels permission.", kind="forbidden")
+        await self.store.set_persona(self._channel(interaction), interaction.guild_id, None)
+        await interaction.response.send_message("Persona cleared for this channel.", ephemeral=True)
+
+    @staticmethod
+    def _channel(interaction: discord.Interaction) -> int:
+        return interaction.channel_id or interaction.user.id

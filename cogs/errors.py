@@ -1,0 +1,70 @@
+"""The one error path: UserErrors become short replies, anything else a generic message with an id."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import UserError
+from bot.ui import NO_MENTIONS
+
+log = logging.getLogger("teambot.errors")
+
+
+def describe(exc: BaseException, *, context: str = "") -> str:
+    """What to tell the user about an exception; unexpected ones are logged with an error id."""
+    original = getattr(exc, "original", None) or getattr(exc, "__cause__", None)
+    if isinstance(exc, app_commands.CommandInvokeError | commands.CommandInvokeError) and original:
+        exc = original
+    if isinstance(exc, UserError):
+        return exc.message
+    if isinstance(exc, app_commands.MissingPermissions | commands.MissingPermissions):
+        needed = ", ".join(p.replace("_", " ").title() for p in exc.missing_permissions)
+        return f"You need the {needed} permission to do that."
+    if isinstance(exc, app_commands.BotMissingPermissions | commands.BotMissingPermissions):
+        needed = ", ".join(p.replace("_", " ").title() for p in exc.missing_permissions)
+        return f"I need the {needed} permission here to do that."
+    if isinstance(exc, app_commands.NoPrivateMessage | commands.NoPrivateMessage):
+        return "This command only works in a server."
+    if isinstance(exc, app_commands.CommandOnCooldown):
+        return f"Slow down a little: try again in {exc.retry_after:.0f} seconds."
+    if isinstance(exc, app_commands.CheckFailure):
+        return str(exc) or "You can't use this command here."
+    error_id = secrets.token_hex(4)
+    log.error("error %s %s", error_id, context, exc_info=exc)
+    return f"Something went wrong on my side (error id `{error_id}`). It has been logged; please try again."
+
+
+async def reply_error(interaction: discord.Interaction, text: str) -> None:
+    """Send an error to an interaction, ephemeral, whether or not it was answered already."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        else:
+            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+    except discord.HTTPException as exc:
+        log.warning("could not deliver an error message: %s", exc.status)
+
+
+class ErrorsCog(commands.Cog):
+    """Installs the tree's error handler so every command shares one error path."""
+
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+        self._previous = bot.tree.on_error
+        bot.tree.on_error = self.on_app_command_error
+
+    async def cog_unload(self) -> None:
+        """Restore the default handler."""
+        self.bot.tree.on_error = self._previous
+
+    async def on_app_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """Reply to a failed slash command."""
+        name = interaction.command.qualified_name if interaction.command else "?"
+        await reply_error(interaction, describe(error, context=f"in /{name}"))

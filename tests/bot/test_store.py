@@ -1,0 +1,110 @@
+"""Store: migrations, WAL, turns within a budget, isolation and restarts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from bot.store import Store, UsageRecord, migration_scripts
+
+
+async def add(store: Store, channel: int, content: str, tokens: int = 10, guild: int | None = 1) -> int:
+    return await store.add_turn(
+        channel_id=channel,
+        guild_id=guild,
+        author_id=7,
+        author_name="Ann",
+        role="user",
+        content=content,
+        tokens=tokens,
+    )
+
+
+async def test_migrations_apply_once_and_set_user_version(tmp_path: Path) -> None:
+    store = await Store(tmp_path / "db.sqlite3").open()
+    latest = migration_scripts()[-1][0]
+    assert await store.schema_version() == latest
+    await store.close()
+    again = await Store(tmp_path / "db.sqlite3").open()  # a second open must not re-run migrations
+    assert await again.schema_version() == latest
+    assert await again.integrity_ok()
+    await again.close()
+
+
+async def test_database_uses_wal(tmp_path: Path) -> None:
+    store = await Store(tmp_path / "db.sqlite3").open()
+    async with store.db.execute("PRAGMA journal_mode") as cur:
+        assert (await cur.fetchone())[0] == "wal"
+    await store.close()
+
+
+async def test_failed_migration_leaves_previous_version(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    async with aiosqlite.connect(path, isolation_level=None) as db:
+        await db.execute("CREATE TABLE turns (x)")  # makes 0001 fail half-way
+    store = Store(path)
+    with pytest.raises(aiosqlite.OperationalError):
+        await store.open()
+    async with aiosqlite.connect(path) as db:
+        async with db.execute("PRAGMA user_version") as cur:
+            assert (await cur.fetchone())[0] == 0
+        async with db.execute("SELECT name FROM sqlite_master WHERE name = 'meta'") as cur:
+            assert await cur.fetchone() is None
+    await store.close()
+
+
+async def test_recent_turns_fit_the_budget_oldest_first(tmp_path: Path) -> None:
+    store = await Store(tmp_path / "db.sqlite3").open()
+    for i in range(300):
+        await add(store, 5, f"m{i}", tokens=10)
+    turns = await store.recent_turns(5, budget=1000)
+    assert [t.content for t in turns] == [f"m{i}" for i in range(200, 300)]
+    after = turns[50].id
+    assert (await store.recent_turns(5, 10_000, after=after))[0].content == "m251"
+    await store.close()
+
+
+async def test_channels_never_share_turns(tmp_path: Path) -> None:
+    store = await Store(tmp_path / "db.sqlite3").open()
+    await add(store, 1, "alpha", guild=10)
+    await add(store, 2, "beta", guild=10)
+    await add(store, 3, "gamma", guild=20)
+    assert [t.content for t in await store.recent_turns(1, 10_000)] == ["alpha"]
+    assert [t.content for t in await store.recent_turns(3, 10_000)] == ["gamma"]
+    await store.close()
+
+
+async def test_memory_survives_restart(tmp_path: Path) -> None:
+    store = await Store(tmp_path / "db.sqlite3").open()
+    await add(store, 1, "remember me")
+    await store.set_persona(1, 10, "be brief")
+    await store.close()
+    reopened = await Store(tmp_path / "db.sqlite3").open()
+    assert [t.content for t in await reopened.all_turns(1)] == ["remember me"]
+    assert (await reopened.channel_state(1)).persona == "be brief"
+    await reopened.close()
+
+
+async def test_forget_channel_keeps_persona_and_other_channels(tmp_path: Path) -> None:
+    store = await Store(tmp_path / "db.sqlite3").open()
+    await add(store, 1, "a")
+    await add(store, 2, "b")
+    await store.set_persona(1, 10, "pirate")
+    await store.set_summary(1, 10, "old stuff", 1)
+    assert await store.forget_channel(1) == 1
+    state = await store.channel_state(1)
+    assert state.summary == "" and state.summary_upto == 0 and state.persona == "pirate"
+    assert len(await store.all_turns(2)) == 1
+    await store.close()
+
+
+async def test_usage_totals_by_user_and_guild(tmp_path: Path) -> None:
+    store = await Store(tmp_path / "db.sqlite3").open()
+    await store.record_usage(UsageRecord(1, 7, "chat", "m", 10, 5))
+    await store.record_usage(UsageRecord(1, 8, "chat", "m", 1, 1))
+    await store.record_usage(UsageRecord(2, 7, "image", "i", images=2))
+    assert await store.usage_totals(since=0, user_id=7) == (10, 5, 2)
+    assert await store.usage_totals(since=0, guild_id=1) == (11, 6, 0)
+    await store.close()
