@@ -61,7 +61,9 @@ def test_local_server_needs_no_key(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert settings.openai_base_url == "http://localhost:11434/v1"
 
 
-def test_defaults_work_with_openai_and_create_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_defaults_work_with_openai_and_create_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DISCORD_TOKEN", "t")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
     settings = load_settings()
