@@ -41,6 +41,34 @@ class ChannelState:
 
 
 @dataclass(frozen=True, slots=True)
+class DocumentRecord:
+    """One indexed file and where it may be seen."""
+
+    id: str
+    shard: str
+    scope: str
+    scope_key: str
+    guild_id: int | None
+    channel_id: int | None
+    name: str
+    kind: str
+    size: int
+    sha256: str
+    pages: int | None
+    chunks: int
+    uploader_id: int
+    uploader_name: str
+    status: str
+    created_at: float
+
+
+_DOC_COLUMNS = (
+    "id, shard, scope, scope_key, guild_id, channel_id, name, kind, size, sha256, pages, chunks,"
+    " uploader_id, uploader_name, status, created_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
 class UsageRecord:
     """What one model call cost, for budgets and /usage."""
 
@@ -268,6 +296,81 @@ class Store:
     async def mark_trim_noticed(self, channel_id: int, guild_id: int | None) -> None:
         """Remember that the channel was told its memory is being summarized."""
         await self._upsert_channel(channel_id, guild_id, "trim_noticed", 1)
+
+    # --- documents --------------------------------------------------------------------------
+
+    async def add_document(self, doc: DocumentRecord) -> None:
+        """Record a document (normally with status 'indexing' until its chunks are in)."""
+        await self.db.execute(
+            f"INSERT INTO documents ({_DOC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                doc.id,
+                doc.shard,
+                doc.scope,
+                doc.scope_key,
+                doc.guild_id,
+                doc.channel_id,
+                doc.name,
+                doc.kind,
+                doc.size,
+                doc.sha256,
+                doc.pages,
+                doc.chunks,
+                doc.uploader_id,
+                doc.uploader_name,
+                doc.status,
+                doc.created_at,
+            ),
+        )
+
+    async def finish_document(self, doc_id: str, chunks: int, replaced: list[str]) -> None:
+        """Mark a document ready and drop the records it replaces, in one transaction."""
+        await self.db.execute("BEGIN")
+        try:
+            await self.db.execute(
+                "UPDATE documents SET status = 'ready', chunks = ? WHERE id = ?", (chunks, doc_id)
+            )
+            await self.db.executemany("DELETE FROM documents WHERE id = ?", [(r,) for r in replaced])
+            await self.db.execute("COMMIT")
+        except BaseException:
+            await self.db.execute("ROLLBACK")
+            raise
+
+    async def delete_document(self, doc_id: str) -> None:
+        """Forget a document record."""
+        await self.db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+
+    async def document(self, doc_id: str) -> DocumentRecord | None:
+        """One document by id."""
+        async with self.db.execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE id = ?", (doc_id,)) as cur:
+            row = await cur.fetchone()
+        return DocumentRecord(*row) if row else None
+
+    async def documents(
+        self,
+        scope_keys: Iterable[str],
+        *,
+        name: str | None = None,
+        sha256: str | None = None,
+        status: str | None = "ready",
+    ) -> list[DocumentRecord]:
+        """Documents in any of the scopes, optionally by exact name or content hash, newest first."""
+        keys = list(scope_keys)
+        if not keys:
+            return []
+        sql = f"SELECT {_DOC_COLUMNS} FROM documents WHERE scope_key IN ({','.join('?' * len(keys))})"
+        args: list[object] = list(keys)
+        for column, value in (("name", name), ("sha256", sha256), ("status", status)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                args.append(value)
+        async with self.db.execute(sql + " ORDER BY created_at DESC", args) as cur:
+            return [DocumentRecord(*row) for row in await cur.fetchall()]
+
+    async def unfinished_documents(self) -> list[DocumentRecord]:
+        """Documents whose ingest never finished (a crash or a kill mid-way)."""
+        async with self.db.execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE status = 'indexing'") as cur:
+            return [DocumentRecord(*row) for row in await cur.fetchall()]
 
     # --- usage ------------------------------------------------------------------------------
 
