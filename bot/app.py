@@ -31,7 +31,7 @@ class TeamBot(commands.Bot):
 
     def __init__(self, services: Services, *, force_sync: bool = False, sync_commands: bool = True) -> None:
         super().__init__(
-            command_prefix=commands.when_mentioned,
+            command_prefix=(),
             intents=intents(),
             allowed_mentions=NO_MENTIONS,
             help_command=None,
@@ -82,6 +82,9 @@ class TeamBot(commands.Bot):
         await store.set_meta(TREE_HASH_KEY, digest)
         log.info("synced %d commands (%s)", len(synced), scope)
         return True
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """No prefix commands: cogs listen for the messages they answer."""
 
     async def on_ready(self) -> None:
         """Log who we are once connected."""

@@ -75,6 +75,8 @@ class ChatCog(commands.Cog):
         text = readable_text(message, me.id)
         images = [a for a in message.attachments if is_image(a)]
         if not text and not images:
+            if message.attachments:
+                return  # files only: the documents pipeline answers
             await message.reply(EMPTY_MENTION, mention_author=False, allowed_mentions=NO_MENTIONS)
             return
         turn = TurnIn(

@@ -43,7 +43,10 @@ async def reply_error(interaction: discord.Interaction, text: str) -> None:
     """Send an error to an interaction, ephemeral, whether or not it was answered already."""
     try:
         if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            # Replace the "thinking…" placeholder (or the earlier answer) rather than leave it behind.
+            await interaction.edit_original_response(
+                content=f"⚠️ {text}", embeds=[], attachments=[], view=None, allowed_mentions=NO_MENTIONS
+            )
         else:
             await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
     except discord.HTTPException as exc:

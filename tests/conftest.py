@@ -35,9 +35,14 @@ def openai_server() -> Iterator[FakeOpenAI]:
 @pytest.fixture
 def fake_ai(openai_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
     """The session's fake server, reset to its defaults for this test."""
+    tunables = {k: v for k, v in vars(openai_server).items() if not k.startswith("_") and k != "models"}
+    models = dict(openai_server.models)
     openai_server.reset()
     yield openai_server
     openai_server.reset()
+    for name, value in tunables.items():
+        setattr(openai_server, name, value)
+    openai_server.set_models(models)
 
 
 def make_settings(data_dir: Path, base_url: str, **overrides: object) -> Settings:

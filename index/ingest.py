@@ -1,0 +1,890 @@
+"""Documents in: bytes and a file name → LlamaIndex Documents → nodes with small, filterable metadata.
+
+Everything here is synchronous and CPU-bound: callers run it in `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import logging
+import re
+import uuid
+import xml.etree.ElementTree as ET
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+import pypdf
+from bs4 import (
+    BeautifulSoup,
+    Comment,
+    Declaration,
+    Doctype,
+    NavigableString,
+    PageElement,
+    ProcessingInstruction,
+    Tag,
+)
+from llama_index.core.node_parser import SentenceSplitter
+from llama_index.core.schema import Document, NodeRelationship, RelatedNodeInfo, TextNode
+from pypdf.errors import DependencyError, FileNotDecryptedError
+
+from bot.errors import UserError
+from bot.files import (
+    code_language,
+    detect_and_decode,
+    extension,
+    format_mb,
+    safe_filename,
+    sniff_kind,
+)
+from bot.tokens import encode, ensure_tiktoken_offline, get_encoding
+
+log = logging.getLogger(__name__)
+
+MAX_BYTES = 25 * 1024 * 1024
+MAX_COLUMNS = 10_000
+ZIP_MAX_RATIO = 100
+ZIP_MAX_TOTAL = 200 * 1024 * 1024
+# Below this much expanded data a high ratio is harmless (a short, repetitive document compresses well).
+ZIP_RATIO_FLOOR = 5 * 1024 * 1024
+ZIP_MAX_ENTRIES = 10_000
+CSV_ROWS_PER_SECTION = 100
+MAX_HEADING_CHARS = 100
+MAX_SECTION_CHARS = 300
+DEFAULT_CHUNK_TOKENS = 400
+DEFAULT_OVERLAP = 60
+MIN_CHUNK_TOKENS = 64
+
+KINDS = ("pdf", "docx", "markdown", "html", "csv", "code", "text")
+# What the embedding sees besides the chunk: the file name and the heading path help retrieval; ids don't.
+EMBED_METADATA_KEYS = frozenset({"filename", "section"})
+LLM_METADATA_KEYS = frozenset({"filename", "page", "section", "language"})
+_NODE_NAMESPACE = uuid.UUID("5b0f6a52-8a3e-4c55-9a0e-3f1f4d7c2b11")
+
+_BAD_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ufffe\uffff]")
+_ZIP_ERRORS = (
+    zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError
+)
+
+
+@dataclass
+class ParsedDocument:
+    """A parsed upload: its kind, page count for PDFs, language for code, and its sections as Documents."""
+
+    kind: str
+    sections: list[Document] = field(default_factory=list)
+    language: str | None = None
+    pages: int | None = None
+    encoding: str | None = None
+
+    @property
+    def chars(self) -> int:
+        """Characters of text across all sections."""
+        return sum(len(section.text) for section in self.sections)
+
+
+# ---------------------------------------------------------------------------------------------- refusals
+
+
+def too_large(name: str, size: int, limit: int) -> UserError:
+    """The refusal for a file over the size limit."""
+    return UserError(
+        f"'{name}' is {format_mb(size)}; the limit is {format_mb(limit)}. "
+        "Split it into smaller files or remove images, then upload again.",
+        kind="too_large",
+    )
+
+
+def _empty(name: str, kind: str) -> UserError:
+    if kind == "pdf":
+        return UserError(
+            f"'{name}' has no text I can read: it looks like a scanned document (pictures of pages). "
+            "Run it through OCR (text recognition, e.g. in Adobe Acrobat or your scanner's app) "
+            "and upload the result.",
+            kind="empty",
+        )
+    return UserError(f"'{name}' has no text in it, so there is nothing to index.", kind="empty")
+
+
+def _corrupt(name: str, what: str, detail: str = "") -> UserError:
+    detail = f" ({detail})" if detail else ""
+    return UserError(
+        f"I couldn't open '{name}': it looks damaged or incomplete{detail}. "
+        f"If it opens on your computer, save or export it as {what} again and upload that.",
+        kind="corrupt",
+    )
+
+
+def _encrypted(name: str, what: str) -> UserError:
+    return UserError(
+        f"'{name}' is a password-protected {what}: remove the password and upload it again.",
+        kind="encrypted",
+    )
+
+
+def _zip_bomb(name: str, expanded: int) -> UserError:
+    return UserError(
+        f"'{name}' would expand to {format_mb(expanded)} when opened, far more than a real document, "
+        "so I won't open it. If it is a genuine document, save it again from Word and upload that.",
+        kind="zip_bomb",
+    )
+
+
+# ------------------------------------------------------------------------------------------------ parse
+
+
+def parse_document(data: bytes, filename: str, *, max_bytes: int = MAX_BYTES) -> ParsedDocument:
+    """Parse an upload into sections (LlamaIndex Documents); every refusal is a UserError with a kind."""
+    data = bytes(data)
+    name = safe_filename(filename)
+    if len(data) > max_bytes:
+        raise too_large(name, len(data), max_bytes)
+    if not data:
+        raise UserError(f"'{name}' is empty (0 bytes).", kind="empty")
+    try:
+        kind = sniff_kind(data, filename)
+        parsed = _PARSERS[kind](data, filename)
+    except UserError as error:
+        if f"'{name}'" in error.message:
+            raise
+        raise UserError(f"'{name}': {error.message}", kind=error.kind) from error
+    except RecursionError:
+        raise UserError(
+            f"I couldn't read '{name}': its structure is nested too deeply. Save it in a simpler form "
+            "(for example as plain text or PDF) and upload that.",
+            kind="corrupt",
+        ) from None
+    if not any(section.text.strip() for section in parsed.sections):
+        raise _empty(name, parsed.kind)
+    return parsed
+
+
+def _tidy(text: str) -> str:
+    """Printable text with normalised line ends and no runs of blank lines."""
+    text = _BAD_CHARS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    text, encoding = detect_and_decode(data)
+    return text.lstrip("\ufeff"), encoding
+
+
+def _parse_text(data: bytes, filename: str) -> ParsedDocument:
+    text, encoding = _decode(data)
+    return ParsedDocument("text", [Document(text=_tidy(text))], encoding=encoding)
+
+
+def _parse_code(data: bytes, filename: str) -> ParsedDocument:
+    text, encoding = _decode(data)
+    language = code_language(filename, text) or "text"
+    # Code keeps its indentation and blank lines: only line ends and stray control bytes change.
+    text = _BAD_CHARS.sub("", text.replace("\r\n", "\n").replace("\r", "\n")).strip("\n")
+    return ParsedDocument(
+        "code", [Document(text=text, metadata={"language": language})], language=language, encoding=encoding
+    )
+
+
+# --- sections from headings (markdown, html, docx)
+
+Block = tuple[int | None, str]  # (heading level or None for body text, text)
+
+
+def _sections(blocks: list[Block], *, title: str = "") -> list[Document]:
+    """Group blocks under their heading path ("Guide > Install"); the heading opens its section's text."""
+    documents: list[Document] = []
+    stack: list[tuple[int, str]] = []
+    path = title[:MAX_HEADING_CHARS]
+    body: list[str] = []
+    has_body = False
+
+    def flush() -> None:
+        text = _tidy("\n\n".join(body))
+        if has_body and text:
+            documents.append(Document(text=text, metadata={"section": path} if path else {}))
+
+    for level, text in blocks:
+        if not text.strip():
+            continue
+        if level is None:
+            body.append(text.strip("\n").rstrip())
+            has_body = True
+            continue
+        flush()
+        heading = re.sub(r"\s+", " ", text).strip()[:MAX_HEADING_CHARS]
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, heading))
+        path = " > ".join(h for _, h in stack)[-MAX_SECTION_CHARS:]
+        body, has_body = [heading], False
+    flush()
+    return documents
+
+
+# --- markdown
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_LIST_ITEM = re.compile(r"^\s*([-*+>]|\d+[.)])\s")
+_LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:\s+\S+")
+_INLINE_CODE = re.compile(r"(`+)(.+?)\1")
+_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\[[^\]]*\]")
+_HTML_TAG = re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>")
+
+
+def _clean_markdown_line(line: str) -> str:
+    """Links and images become their text and inline HTML tags go, except inside `code`."""
+    parts: list[str] = []
+    last = 0
+    for match in _INLINE_CODE.finditer(line):
+        parts.append(_clean_markdown_prose(line[last : match.start()]))
+        parts.append(match.group(0))
+        last = match.end()
+    parts.append(_clean_markdown_prose(line[last:]))
+    return "".join(parts)
+
+
+def _clean_markdown_prose(text: str) -> str:
+    text = _IMAGE.sub(r"\1", text)
+    text = _LINK.sub(lambda m: m.group(1) or m.group(2), text)
+    return _HTML_TAG.sub("", text)
+
+
+def markdown_blocks(text: str) -> tuple[list[Block], str]:
+    """Split Markdown into heading and body blocks (fence-aware, ATX and setext headings); returns the title
+    from YAML front matter too."""
+    title = ""
+    front = re.match(r"\A---[ \t]*\n(.*?\n)(?:---|\.\.\.)[ \t]*(?:\n|\Z)", text, re.DOTALL)
+    if front:
+        found = re.search(r"^title:\s*[\"']?(.+?)[\"']?\s*$", front.group(1), re.MULTILINE)
+        title = found.group(1) if found else ""
+        text = text[front.end() :]
+    text = re.sub(r"<!--.*?-->", "", text, flags=re.DOTALL)
+    blocks: list[Block] = []
+    paragraph: list[str] = []
+    fence = ""
+
+    def flush() -> None:
+        if paragraph:
+            blocks.append((None, "\n".join(paragraph)))
+            paragraph.clear()
+
+    for line in text.split("\n"):
+        if fence:
+            paragraph.append(line)
+            stripped = line.strip()
+            if stripped.startswith(fence) and not stripped.strip(fence[0]):
+                fence = ""
+            continue
+        opening = _FENCE.match(line)
+        if opening:
+            fence = opening.group(1)
+            paragraph.append(line)
+            continue
+        heading = _ATX.match(line)
+        if heading:
+            flush()
+            blocks.append((len(heading.group(1)), _clean_markdown_line(heading.group(2) or "")))
+            continue
+        underline = _SETEXT.match(line)
+        # "Text\n---" is a heading only under a short plain paragraph; after a list item it is a rule.
+        if underline and 0 < len(paragraph) <= 3 and not _LIST_ITEM.match(paragraph[0]):
+            blocks.append((1 if underline.group(1)[0] == "=" else 2, " ".join(p.strip() for p in paragraph)))
+            paragraph.clear()
+            continue
+        if not line.strip():
+            flush()
+            continue
+        if _LINK_DEFINITION.match(line):
+            continue
+        paragraph.append(_clean_markdown_line(line.rstrip()))
+    flush()
+    return blocks, title
+
+
+def _parse_markdown(data: bytes, filename: str) -> ParsedDocument:
+    # MarkdownReader (llama-index-readers-file 0.7) files text under the wrong heading when a deeper heading
+    # follows, ignores ~~~ fences and strips indentation, so headings are found here instead.
+    text, encoding = _decode(data)
+    blocks, title = markdown_blocks(text.replace("\r\n", "\n").replace("\r", "\n"))
+    return ParsedDocument("markdown", _sections(blocks, title=title), encoding=encoding)
+
+
+# --- html
+
+_DROP_TAGS = (
+    "script", "style", "noscript", "template", "nav", "aside", "iframe", "svg", "canvas", "button",
+    "select", "object", "embed", "head", "menu", "dialog",
+)
+_DROP_ROLES = {"navigation", "banner", "contentinfo", "search", "menu", "menubar", "toolbar", "dialog"}
+_BLOCK_TAGS = frozenset({
+    "p", "div", "section", "article", "main", "header", "footer", "blockquote", "pre", "ul", "ol", "dl",
+    "dt", "dd", "table", "thead", "tbody", "tfoot", "tr", "figure", "figcaption", "address", "details",
+    "summary", "hr", "caption", "body", "html", "center",
+})
+_HEADINGS = {f"h{n}": n for n in range(1, 7)}
+_CHARSET_ALIASES = {
+    "shift_jis": "cp932", "sjis": "cp932", "x-sjis": "cp932", "windows-31j": "cp932",
+    "iso-8859-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252",
+}
+_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+
+def _decode_html(data: bytes) -> tuple[str, str]:
+    # Valid UTF-8 wins over a declared charset: pages saved as UTF-8 often keep an old "iso-8859-1" tag.
+    declared = _CHARSET.search(data[:4096])
+    if declared and not data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            pass
+        encoding = declared.group(1).decode("ascii").lower()
+        encoding = _CHARSET_ALIASES.get(encoding, encoding)
+        try:
+            return data.decode(encoding), encoding
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return _decode(data)
+
+
+def _last_descendant(tag: Tag) -> PageElement:
+    last: PageElement = tag
+    while isinstance(last, Tag) and last.contents:
+        last = last.contents[-1]
+    return last
+
+
+def html_blocks(html: str) -> tuple[list[Block], str]:
+    """Readable text of an HTML page as heading and body blocks, without scripts, styles or navigation;
+    returns the page title too."""
+    soup = BeautifulSoup(html, "html.parser")
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    for tag in soup.find_all(_DROP_TAGS):
+        tag.decompose()
+    for tag in soup.find_all(lambda t: t.has_attr("hidden") or t.get("aria-hidden") == "true"
+                             or str(t.get("role", "")).lower() in _DROP_ROLES):
+        tag.decompose()
+    main = soup.find("main") or soup.find(attrs={"role": "main"})
+    root = main or soup.body or soup
+    if main is None:
+        # Outside <main>, page headers and footers are site chrome; inside an article they are content.
+        for tag in root.find_all(("header", "footer")):
+            if tag.find_parent(("article", "main")) is None:
+                tag.decompose()
+
+    blocks: list[Block] = []
+    parts: list[str] = []
+    skip_until: object = None
+    pre_until: object = None
+
+    def newline() -> None:
+        if parts:
+            parts[-1] = parts[-1].rstrip(" ")
+        parts.append("\n")
+
+    def flush() -> None:
+        text = "".join(parts)
+        text = re.sub(r"(?m)^ ?\| ", "", text)
+        if text.strip():
+            blocks.append((None, text))
+        parts.clear()
+
+    for element in root.descendants:
+        if skip_until is not None:
+            if element is skip_until:
+                skip_until = None
+            continue
+        in_pre = pre_until is not None
+        if element is pre_until:
+            pre_until = None
+        if isinstance(element, (Comment, Declaration, Doctype, ProcessingInstruction)):
+            continue
+        if isinstance(element, NavigableString):
+            text = str(element)
+            if not in_pre:
+                text = re.sub(r"\s+", " ", text)
+                if not parts or parts[-1].endswith("\n"):
+                    text = text.lstrip(" ")
+            parts.append(text)
+            continue
+        if not isinstance(element, Tag):
+            continue
+        if element.name in _HEADINGS:
+            flush()
+            blocks.append((_HEADINGS[element.name], element.get_text(" ", strip=True)))
+            last = _last_descendant(element)
+            skip_until = last if last is not element else None
+        elif element.name == "br":
+            newline()
+        elif element.name in ("td", "th"):
+            parts.append(" | ")
+        elif element.name == "li":
+            newline()
+            parts.append("- ")
+        elif element.name == "img" and element.get("alt"):
+            parts.append(f" {element['alt']} ")
+        elif element.name in _BLOCK_TAGS:
+            newline()
+            last = _last_descendant(element) if element.name == "pre" else element
+            if last is not element:
+                pre_until = last
+    flush()
+    return blocks, title
+
+
+def _parse_html(data: bytes, filename: str) -> ParsedDocument:
+    text, encoding = _decode_html(data)
+    blocks, title = html_blocks(text)
+    return ParsedDocument("html", _sections(blocks, title=title), encoding=encoding)
+
+
+# --- csv
+
+
+def _delimiter(sample: str, filename: str) -> str:
+    if extension(filename) == ".tsv":
+        return "\t"
+    lines = [line for line in sample.split("\n")[:10] if line.strip()]
+    best, best_score = ",", 0
+    for candidate in (",", ";", "\t", "|"):
+        counts = [line.count(candidate) for line in lines]
+        if counts and min(counts) > 0:
+            # A delimiter found the same number of times on every line beats one found more often.
+            score = min(counts) * (2 if len(set(counts)) == 1 else 1)
+            if score > best_score:
+                best, best_score = candidate, score
+    return best
+
+
+def _too_many_columns(name: str, columns: int) -> UserError:
+    return UserError(
+        f"'{name}' has {columns:,} columns; I can index at most {MAX_COLUMNS:,}. "
+        "Check that it really is a CSV table, or split it into smaller tables.",
+        kind="too_many_columns",
+    )
+
+
+def _parse_csv(data: bytes, filename: str) -> ParsedDocument:
+    name = safe_filename(filename)
+    text, encoding = _decode(data)
+    first_line = text[: text.find("\n")] if "\n" in text else text
+    delimiter = _delimiter(text[:65536], filename)
+    # Count before parsing: a header of a million cells is refused without building a million strings.
+    if first_line.count(delimiter) + 1 > MAX_COLUMNS:
+        raise _too_many_columns(name, first_line.count(delimiter) + 1)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    sections: list[Document] = []
+    try:
+        header = next(reader, [])
+        header = [" ".join(h.split()) or f"column {i + 1}" for i, h in enumerate(header)]
+        records: list[str] = []
+        first_row = row_number = 2
+        for row_number, row in enumerate(reader, start=2):
+            if len(row) > MAX_COLUMNS:
+                raise _too_many_columns(name, len(row))
+            # A cell's own line breaks would blur the record boundaries ("\n\n") that chunking relies on.
+            cells = [
+                f"{header[i] if i < len(header) else f'column {i + 1}'}: {' '.join(value.split())}"
+                for i, value in enumerate(row)
+                if value.strip()
+            ]
+            if cells:
+                records.append(f"Row {row_number}\n" + "\n".join(cells))
+            if len(records) >= CSV_ROWS_PER_SECTION:
+                sections.append(_csv_section(records, first_row, row_number))
+                records, first_row = [], row_number + 1
+        if records:
+            sections.append(_csv_section(records, first_row, row_number))
+    except csv.Error:
+        raise _corrupt(name, "CSV", f"line {reader.line_num} could not be read") from None
+    if not sections and header:
+        sections.append(Document(text=_tidy("Columns: " + ", ".join(header)), metadata={"section": "header"}))
+    return ParsedDocument("csv", sections, encoding=encoding)
+
+
+def _csv_section(records: list[str], first: int, last: int) -> Document:
+    return Document(text="\n\n".join(records), metadata={"section": f"rows {first}-{last}"})
+
+
+# --- docx
+
+
+def _open_zip(data: bytes, name: str) -> zipfile.ZipFile:
+    """Open a zip after checking its declared sizes, so nothing is expanded before it is known safe."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except _ZIP_ERRORS:
+        raise _corrupt(name, "a Word document (.docx)") from None
+    expanded = sum(member.file_size for member in members)
+    if len(members) > ZIP_MAX_ENTRIES or expanded > ZIP_MAX_TOTAL or (
+        expanded > ZIP_RATIO_FLOOR and expanded > ZIP_MAX_RATIO * len(data)
+    ):
+        raise _zip_bomb(name, expanded)
+    return archive
+
+
+def _read_member(archive: zipfile.ZipFile, member: str, name: str, archive_size: int) -> bytes:
+    """A member's bytes, reading no more than the size limits allow even if the declared sizes lie."""
+    limit = min(ZIP_MAX_TOTAL, max(ZIP_RATIO_FLOOR, ZIP_MAX_RATIO * archive_size))
+    try:
+        with archive.open(member) as stream:
+            content = stream.read(limit + 1)
+    except KeyError:
+        raise _corrupt(name, "a Word document (.docx)", f"{member} is missing") from None
+    except _ZIP_ERRORS:
+        raise _corrupt(name, "a Word document (.docx)") from None
+    if len(content) > limit:
+        raise _zip_bomb(name, len(content))
+    return content
+
+
+def _parse_xml(content: bytes, name: str) -> ET.Element:
+    # Office files never declare a DTD; refusing one rules out entity-expansion tricks.
+    if b"<!DOCTYPE" in content or b"<!ENTITY" in content:
+        raise _corrupt(name, "a Word document (.docx)", "unexpected XML declarations")
+    try:
+        return ET.fromstring(content)
+    except ET.ParseError:
+        raise _corrupt(name, "a Word document (.docx)") from None
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _attr(element: ET.Element, attribute: str) -> str | None:
+    for key, value in element.attrib.items():
+        if _local(key) == attribute:
+            return value
+    return None
+
+
+def _child(element: ET.Element, tag: str) -> ET.Element | None:
+    for child in element:
+        if _local(child.tag) == tag:
+            return child
+    return None
+
+
+def _outline_level(properties: ET.Element | None) -> int | None:
+    """The heading level a w:outlineLvl gives (0 → 1); None for body text (9) or when absent."""
+    outline = _child(properties, "outlineLvl") if properties is not None else None
+    value = (_attr(outline, "val") or "") if outline is not None else ""
+    return int(value) + 1 if value.isdigit() and int(value) < 9 else None
+
+
+def _style_levels(styles: ET.Element | None) -> dict[str, int]:
+    """Heading level per paragraph style id, from style names ("heading 2", "Title") or outline levels."""
+    levels: dict[str, int] = {}
+    if styles is None:
+        return levels
+    for style in styles:
+        if _local(style.tag) != "style" or _attr(style, "type") != "paragraph":
+            continue
+        style_id = _attr(style, "styleId") or ""
+        name_element = _child(style, "name")
+        style_name = (_attr(name_element, "val") or "").lower() if name_element is not None else ""
+        heading = re.fullmatch(r"heading\s*([1-9])", style_name)
+        properties = _child(style, "pPr")
+        if heading:
+            levels[style_id] = int(heading.group(1))
+        elif style_name == "title":
+            levels[style_id] = 1
+        elif _outline_level(properties) is not None:
+            levels[style_id] = _outline_level(properties) or 1
+    return levels
+
+
+def _paragraph_level(paragraph: ET.Element, levels: dict[str, int]) -> int | None:
+    properties = _child(paragraph, "pPr")
+    if properties is None:
+        return None
+    outline = _outline_level(properties)
+    if outline is not None:
+        return outline
+    style = _child(properties, "pStyle")
+    style_id = (_attr(style, "val") or "") if style is not None else ""
+    if style_id in levels:
+        return levels[style_id]
+    match = re.fullmatch(r"(?i)heading\s*([1-9])|title", style_id)
+    if match:
+        return int(match.group(1)) if match.group(1) else 1
+    return None
+
+
+def _paragraph_text(paragraph: ET.Element) -> str:
+    pieces: list[str] = []
+    stack = [paragraph]
+    while stack:
+        element = stack.pop()
+        tag = _local(element.tag)
+        # mc:Fallback repeats the mc:Choice content (text boxes) for older readers.
+        if tag == "Fallback":
+            continue
+        stack.extend(reversed(element))
+        if tag == "t" and element.text:
+            pieces.append(element.text)
+        elif tag == "tab":
+            pieces.append("\t")
+        elif tag in ("br", "cr"):
+            pieces.append("\n")
+    return "".join(pieces)
+
+
+def _docx_blocks(body: ET.Element, levels: dict[str, int]) -> Iterator[Block]:
+    stack = [iter(body)]
+    while stack:
+        element = next(stack[-1], None)
+        if element is None:
+            stack.pop()
+            continue
+        tag = _local(element.tag)
+        if tag == "p":
+            yield _paragraph_level(element, levels), _paragraph_text(element)
+        elif tag == "tbl":
+            rows = []
+            for row in (child for child in element if _local(child.tag) == "tr"):
+                cells = [
+                    " ".join(_paragraph_text(p) for p in cell.iter() if _local(p.tag) == "p").strip()
+                    for cell in row
+                    if _local(cell.tag) == "tc"
+                ]
+                rows.append(" | ".join(cell for cell in cells if cell))
+            yield None, "\n".join(row for row in rows if row)
+        elif tag in ("sdt", "sdtContent", "customXml", "smartTag", "ins"):
+            stack.append(iter(element))
+
+
+def _parse_docx(data: bytes, filename: str) -> ParsedDocument:
+    # DocxReader (docx2txt) flattens the document to plain text and loses its headings, so the XML is
+    # read here, after the zip's sizes are checked.
+    name = safe_filename(filename)
+    archive = _open_zip(data, name)
+    with archive:
+        document = _parse_xml(_read_member(archive, "word/document.xml", name, len(data)), name)
+        styles = None
+        if "word/styles.xml" in archive.namelist():
+            styles = _parse_xml(_read_member(archive, "word/styles.xml", name, len(data)), name)
+    body = _child(document, "body")
+    if body is None:
+        raise _corrupt(name, "a Word document (.docx)", "it has no body")
+    blocks = list(_docx_blocks(body, _style_levels(styles)))
+    return ParsedDocument("docx", _sections(blocks))
+
+
+# --- pdf
+
+
+def _parse_pdf(data: bytes, filename: str) -> ParsedDocument:
+    # PDFReader (llama-index-readers-file) retries a broken file three times, fails the whole file on one bad
+    # page and can't tell "encrypted" from "damaged"; pypdf is driven directly so each gets its own message.
+    name = safe_filename(filename)
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and reader.decrypt("") == pypdf.PasswordType.NOT_DECRYPTED:
+            raise _encrypted(name, "PDF")
+        count = len(reader.pages)
+    except UserError:
+        raise
+    except (DependencyError, FileNotDecryptedError):
+        raise _encrypted(name, "PDF") from None
+    except Exception as error:  # pypdf raises many types on malformed input
+        log.info("unreadable PDF %r: %r", name, error)
+        raise _corrupt(name, "PDF") from None
+    if count == 0:
+        raise _corrupt(name, "PDF", "it has no pages")
+    sections: list[Document] = []
+    failures = 0
+    for number in range(1, count + 1):
+        try:
+            text = reader.pages[number - 1].extract_text()
+        except (DependencyError, FileNotDecryptedError):
+            raise _encrypted(name, "PDF") from None
+        except Exception as error:  # one bad page should not lose the others
+            log.info("unreadable page %d of %r: %r", number, name, error)
+            failures += 1
+            continue
+        text = _tidy(text or "")
+        if text:
+            sections.append(Document(text=text, metadata={"page": number}))
+    if failures == count:
+        raise _corrupt(name, "PDF")
+    return ParsedDocument("pdf", sections, pages=count)
+
+
+_PARSERS: dict[str, Callable[[bytes, str], ParsedDocument]] = {
+    "pdf": _parse_pdf,
+    "docx": _parse_docx,
+    "markdown": _parse_markdown,
+    "html": _parse_html,
+    "csv": _parse_csv,
+    "code": _parse_code,
+    "text": _parse_text,
+}
+assert set(_PARSERS) == set(KINDS)
+
+
+# ------------------------------------------------------------------------------------------------ chunk
+
+# Sentence ends in Japanese (and !? after them) that punkt does not know; closing brackets stay attached.
+_SENTENCE_END = re.compile(r"(?<=[。．！？!?])(?![。．！？!?」』）)\]】〕”’])")
+SECONDARY_CHUNKING_REGEX = r"[^,.;、，。．？！?!]+[,.;、，。．？！?!]?|[,.;、，。．？！?!]"
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of English or Japanese text, keeping every character (joined, they give back the text)."""
+    punkt = _punkt()
+    sentences: list[str] = []
+    for part in _SENTENCE_END.split(text):
+        if not part:
+            continue
+        sentences.extend(punkt(part) if re.search(r"[.?!]\s", part) else [part])
+    return sentences
+
+
+@functools.cache
+def _punkt() -> Callable[[str], list[str]]:
+    from llama_index.core.node_parser.text.utils import split_by_sentence_tokenizer
+
+    return split_by_sentence_tokenizer()
+
+
+@functools.lru_cache(maxsize=32)
+def _sentence_splitter(chunk_tokens: int, overlap: int) -> SentenceSplitter:
+    return SentenceSplitter(
+        chunk_size=chunk_tokens,
+        chunk_overlap=overlap,
+        tokenizer=encode,
+        paragraph_separator="\n\n",
+        chunking_tokenizer_fn=split_sentences,
+        secondary_chunking_regex=SECONDARY_CHUNKING_REGEX,
+    )
+
+
+def _token_count(text: str) -> int:
+    return len(encode(text))
+
+
+def _split_long_line(line: str, budget: int) -> list[str]:
+    tokens = encode(line)
+    return [get_encoding().decode(tokens[i : i + budget]) for i in range(0, len(tokens), budget)]
+
+
+def _pack_lines(
+    units: list[tuple[int, str]], budget: int, overlap: int, joiner: str
+) -> list[tuple[int, int, str]]:
+    """Pack (number, text) units into chunks of at most `budget` tokens, preferring to cut after a blank
+    unit in the chunk's second half and repeating up to `overlap` tokens of trailing units."""
+    chunks: list[tuple[int, int, str]] = []
+    current: list[tuple[int, str, int]] = []
+    size = 0
+
+    def emit(upto: int) -> None:
+        emitted = current[:upto]
+        while emitted and not emitted[-1][1].strip():
+            emitted.pop()
+        while emitted and not emitted[0][1].strip():
+            emitted.pop(0)
+        if emitted:
+            chunks.append((emitted[0][0], emitted[-1][0], joiner.join(text for _, text, _ in emitted)))
+
+    for number, text in units:
+        cost = _token_count(text) + 1
+        if cost > budget:
+            emit(len(current))
+            current, size = [], 0
+            chunks.extend((number, number, piece) for piece in _split_long_line(text, budget))
+            continue
+        if current and size + cost > budget:
+            cut = len(current)
+            for index in range(len(current) - 1, len(current) // 2 - 1, -1):
+                if not current[index][1].strip():
+                    cut = index + 1
+                    break
+            emit(cut)
+            carried = current[cut:]
+            tail: list[tuple[int, str, int]] = []
+            tail_size = 0
+            for unit in reversed(current[:cut]):
+                if tail_size + unit[2] > overlap:
+                    break
+                tail.insert(0, unit)
+                tail_size += unit[2]
+            while tail and not tail[0][1].strip():
+                tail.pop(0)
+            current = tail + carried
+            size = sum(unit[2] for unit in current)
+            if size + cost > budget:
+                current = carried
+                size = sum(unit[2] for unit in current)
+        current.append((number, text, cost))
+        size += cost
+    emit(len(current))
+    return chunks
+
+
+def node_id(doc_id: str, index: int) -> str:
+    """The stable node id of chunk `index` of document `doc_id` (a UUID string, accepted by every store)."""
+    return str(uuid.uuid5(_NODE_NAMESPACE, f"{doc_id}:{index}"))
+
+
+def chunk_document(
+    parsed: ParsedDocument,
+    *,
+    doc_id: str,
+    filename: str,
+    extra_metadata: Mapping[str, object] | None = None,
+    chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
+    overlap: int = DEFAULT_OVERLAP,
+) -> list[TextNode]:
+    """Split parsed sections into TextNodes with deterministic ids and metadata (doc_id, filename, page or
+    section, language, extras); only file name and section reach the embedding text."""
+    ensure_tiktoken_offline()
+    base: dict[str, object] = {"doc_id": doc_id, "filename": filename, "kind": parsed.kind}
+    base.update({key: value for key, value in (extra_metadata or {}).items() if value is not None})
+    nodes: list[TextNode] = []
+    for section in parsed.sections:
+        location = {k: v for k, v in section.metadata.items() if k in ("page", "section", "language")}
+        header = f"filename: {filename}\nsection: {location.get('section', '')}\n\n"
+        budget = max(MIN_CHUNK_TOKENS, chunk_tokens - _token_count(header))
+        step_overlap = min(overlap, budget // 4)
+        for text, extra in _chunk_section(parsed.kind, section.text, budget, step_overlap):
+            metadata = {**base, **location, **extra}
+            node = TextNode(
+                id_=node_id(doc_id, len(nodes)),
+                text=text,
+                metadata=metadata,
+                excluded_embed_metadata_keys=[k for k in metadata if k not in EMBED_METADATA_KEYS],
+                excluded_llm_metadata_keys=[k for k in metadata if k not in LLM_METADATA_KEYS],
+            )
+            node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=doc_id)
+            nodes.append(node)
+    return nodes
+
+
+def _chunk_section(kind: str, text: str, budget: int, overlap: int) -> Iterator[tuple[str, dict[str, str]]]:
+    if kind == "code":
+        lines = list(enumerate(text.split("\n"), start=1))
+        for first, last, chunk in _pack_lines(lines, budget, overlap, "\n"):
+            yield chunk, {"section": f"lines {first}-{last}"}
+    elif kind == "csv":
+        records = []
+        for record in text.split("\n\n"):
+            found = re.match(r"Row (\d+)\n", record)
+            records.append((int(found.group(1)) if found else 0, record))
+        # Each record names its columns, so any group of them still carries the header; no overlap needed.
+        for first, last, chunk in _pack_lines(records, budget, 0, "\n\n"):
+            yield chunk, {"section": f"rows {first}-{last}" if first != last else f"row {first}"}
+    else:
+        splitter = _sentence_splitter(budget, overlap)
+        for chunk in splitter.split_text(text):
+            if chunk.strip():
+                yield chunk, {}
