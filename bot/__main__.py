@@ -22,6 +22,15 @@ def parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="check settings, DATA_DIR and the AI provider")
     doctor.add_argument("--discord", action="store_true", help="also log in to Discord to check the token")
     sub.add_parser("sync", help="push the slash commands to Discord now")
+    ingest = sub.add_parser("ingest", help="index files or folders from disk for a server")
+    ingest.add_argument("paths", nargs="+", help="files or folders")
+    ingest.add_argument("--guild", type=int, required=True, help="server id")
+    ingest.add_argument("--channel", type=int, help="channel id: only that channel may use them")
+    ingest.add_argument("--uploader", default="teambot ingest", help="name shown as who added them")
+    ask = sub.add_parser("ask", help="answer a question from a server's documents")
+    ask.add_argument("question")
+    ask.add_argument("--guild", type=int, required=True, help="server id")
+    ask.add_argument("--channel", type=int, help="channel id (also sees that channel's documents)")
     return p
 
 
@@ -43,6 +52,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if command == "doctor":
             return asyncio.run(doctor(settings, discord_login=args.discord))
+        if command in {"ingest", "ask"}:
+            from bot.cli import ask, ingest
+
+            if command == "ingest":
+                return asyncio.run(ingest(settings, args.paths, args.guild, args.channel, args.uploader))
+            return asyncio.run(ask(settings, args.question, args.guild, args.channel))
         return asyncio.run(run(settings, sync_only=command == "sync"))
     except KeyboardInterrupt:
         return 0

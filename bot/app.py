@@ -42,6 +42,7 @@ class TeamBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         """Add the cogs, then sync the command tree if it changed since the last sync."""
+        await self.services.start()
         await self.add_feature_cogs()
         if self.sync_commands:
             await self.sync_tree(force=self.force_sync)
@@ -49,11 +50,21 @@ class TeamBot(commands.Bot):
     async def add_feature_cogs(self) -> None:
         """Create each cog with the services it needs."""
         from cogs.chat import ChatCog
+        from cogs.docs import DocsCog
         from cogs.errors import ErrorsCog
 
         s = self.services
         await self.add_cog(ErrorsCog(self))
         await self.add_cog(ChatCog(s.chat, s.store))
+        await self.add_cog(
+            DocsCog(
+                s.library, s.answerer, max_files=s.settings.max_files_per_upload,
+                watch_channels=s.settings.watch_channels,
+            )
+        )
+        from cogs.images import ImagesCog
+
+        await self.add_cog(ImagesCog(self, s.images))
 
     def tree_payload(self) -> list[dict]:
         """The command tree as Discord would receive it (used for change detection)."""

@@ -84,6 +84,28 @@ class UsageRecord:
 _TURN_COLUMNS = "id, channel_id, guild_id, author_id, author_name, role, content, tokens, created_at"
 
 
+@dataclass(frozen=True, slots=True)
+class GenerationRecord:
+    """One image generation, edit or variation: who, where, what and with which model."""
+
+    id: int
+    guild_id: int | None
+    channel_id: int
+    user_id: int
+    kind: str
+    prompt: str
+    model: str
+    size: str
+    quality: str | None
+    count: int
+    created_at: float
+
+
+_GENERATION_COLUMNS = (
+    "id, guild_id, channel_id, user_id, kind, prompt, model, size, quality, count, created_at"
+)
+
+
 def migration_scripts() -> list[tuple[int, str]]:
     """The numbered migrations shipped with the package, in order."""
     found = []
@@ -420,3 +442,47 @@ class Store:
             [(*row, now) for row in rows],
         )
         await self.db.execute("COMMIT")
+
+    # --- image generations ------------------------------------------------------------------
+
+    async def add_generation(
+        self,
+        *,
+        guild_id: int | None,
+        channel_id: int,
+        user_id: int,
+        kind: str,
+        prompt: str,
+        model: str,
+        size: str,
+        quality: str | None,
+        count: int,
+    ) -> int:
+        """Record one image generation, edit or variation; returns its id."""
+        cur = await self.db.execute(
+            "INSERT INTO image_generations (guild_id, channel_id, user_id, kind, prompt, model, size,"
+            " quality, count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (guild_id, channel_id, user_id, kind, prompt, model, size, quality, count, time.time()),
+        )
+        return int(cur.lastrowid or 0)
+
+    async def generation(self, generation_id: int) -> GenerationRecord | None:
+        """One image generation by id."""
+        async with self.db.execute(
+            f"SELECT {_GENERATION_COLUMNS} FROM image_generations WHERE id = ?", (generation_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return GenerationRecord(*row) if row else None
+
+    async def generations(
+        self, *, since: float = 0.0, user_id: int | None = None, guild_id: int | None = None
+    ) -> list[GenerationRecord]:
+        """Image generations since a time, by a user and/or in a server, oldest first."""
+        sql = f"SELECT {_GENERATION_COLUMNS} FROM image_generations WHERE created_at >= ?"
+        args: list[object] = [since]
+        for column, value in (("user_id", user_id), ("guild_id", guild_id)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                args.append(value)
+        async with self.db.execute(sql + " ORDER BY id", args) as cur:
+            return [GenerationRecord(*row) for row in await cur.fetchall()]

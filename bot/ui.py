@@ -6,7 +6,7 @@ import asyncio
 import io
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 import discord
@@ -203,3 +203,23 @@ class ConfirmView(discord.ui.View):
         self.result = False
         await interaction.response.edit_message(content="Cancelled.", view=None)
         self.stop()
+
+
+class Throttled:
+    """Calls an async edit with the latest text at most once per interval (progress messages)."""
+
+    def __init__(self, edit: Callable[[str], Awaitable[object]], *, interval: float = EDIT_INTERVAL) -> None:
+        self.edit = edit
+        self.interval = interval
+        self._last = 0.0
+
+    async def __call__(self, text: str) -> None:
+        """Show `text` unless the previous edit was too recent."""
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            return
+        self._last = now
+        try:
+            await self.edit(text)
+        except discord.HTTPException as exc:
+            log.warning("progress edit failed: %s", exc.status)

@@ -1,0 +1,221 @@
+"""Team documents: add (parse, chunk, embed, index), list, remove, with scopes that never leak."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from llama_index.core.schema import TextNode
+
+from bot.errors import UserError
+from bot.files import safe_filename
+from bot.llm import LLM, Who
+from bot.store import DocumentRecord, Store
+from index.ingest import chunk_document, parse_document, too_large
+from index.vectors import VectorStore
+
+log = logging.getLogger(__name__)
+
+EMBED_BATCH = 64
+EMBED_CONCURRENCY = 4
+SCOPES = ("server", "channel")
+Progress = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where a request comes from: server, channel (and its parent for threads), user."""
+
+    guild_id: int | None
+    channel_id: int
+    user_id: int
+    parent_id: int | None = None
+
+    @property
+    def shard(self) -> str:
+        """The index partition: the server, or the user's own space in DMs."""
+        return str(self.guild_id) if self.guild_id is not None else f"dm:{self.user_id}"
+
+    def visible_scopes(self) -> list[str]:
+        """Scope keys a question asked here may read."""
+        if self.guild_id is None:
+            return [f"user:{self.user_id}"]
+        keys = [f"server:{self.guild_id}", f"channel:{self.channel_id}"]
+        if self.parent_id is not None:
+            keys.append(f"channel:{self.parent_id}")
+        return keys
+
+    def scope_key(self, scope: str) -> tuple[str, str]:
+        """The (scope, key) a document uploaded here with `scope` belongs to."""
+        if self.guild_id is None:
+            return "user", f"user:{self.user_id}"
+        if scope == "channel":
+            return "channel", f"channel:{self.channel_id}"
+        return "server", f"server:{self.guild_id}"
+
+
+@dataclass(slots=True)
+class AddResult:
+    """What happened to one uploaded file."""
+
+    name: str
+    status: str  # "indexed", "replaced", "unchanged"
+    record: DocumentRecord
+    seconds: float = 0.0
+
+
+class Library:
+    """The document pipeline shared by /docs add, mentions with files, watched channels and the CLI."""
+
+    def __init__(self, store: Store, vectors: VectorStore, llm: LLM, *, max_bytes: int) -> None:
+        self.store = store
+        self.vectors = vectors
+        self.llm = llm
+        self.max_bytes = max_bytes
+        self._embed_slots = asyncio.Semaphore(EMBED_CONCURRENCY)
+        self._scope_locks: dict[str, asyncio.Lock] = {}
+
+    def check_size(self, filename: str, size: int) -> None:
+        """Refuse a file over the size limit before downloading it."""
+        if size > self.max_bytes:
+            raise too_large(safe_filename(filename), size, self.max_bytes)
+
+    async def recover(self) -> int:
+        """Finish or undo ingests cut off by a crash; returns how many were found."""
+        unfinished = await self.store.unfinished_documents()
+        for doc in unfinished:
+            chunks = await asyncio.to_thread(self.vectors.chunk_count, doc.id)
+            if chunks:  # the index committed; only the record's last step was lost
+                replaced = [
+                    d.id for d in await self.store.documents([doc.scope_key], name=doc.name) if d.id != doc.id
+                ]
+                await self.store.finish_document(doc.id, chunks, replaced)
+            else:
+                await self.store.delete_document(doc.id)
+        return len(unfinished)
+
+    async def add(
+        self,
+        data: bytes,
+        filename: str,
+        where: Where,
+        *,
+        uploader_id: int,
+        uploader_name: str,
+        scope: str = "server",
+        progress: Progress | None = None,
+    ) -> AddResult:
+        """Index one file; the same content again is a no-op, the same name with new content replaces."""
+        started = time.monotonic()
+        name = safe_filename(filename)
+        scope, key = where.scope_key(scope)
+        self.check_size(name, len(data))
+        digest = hashlib.sha256(data).hexdigest()
+        lock = self._scope_locks.setdefault(f"{key}/{name}", asyncio.Lock())
+        async with lock:
+            same = await self.store.documents([key], sha256=digest)
+            if same:
+                return AddResult(name, "unchanged", same[0])
+            await _say(progress, f"Reading **{name}**…")
+            parsed = await asyncio.to_thread(parse_document, data, name, max_bytes=self.max_bytes)
+            doc_id = uuid.uuid4().hex
+            extra = {
+                "shard": where.shard,
+                "scope": key,
+                "uploader": uploader_name,
+                "guild": where.guild_id,
+                "channel": where.channel_id,
+            }
+            nodes = await asyncio.to_thread(
+                chunk_document, parsed, doc_id=doc_id, filename=name, extra_metadata=extra
+            )
+            if not nodes:
+                raise UserError(f"'{name}' has no text in it, so there is nothing to index.", kind="empty")
+            record = DocumentRecord(
+                doc_id,
+                where.shard,
+                scope,
+                key,
+                where.guild_id,
+                where.channel_id,
+                name,
+                parsed.kind,
+                len(data),
+                digest,
+                parsed.pages,
+                0,
+                uploader_id,
+                uploader_name,
+                "indexing",
+                time.time(),
+            )
+            old = [d.id for d in await self.store.documents([key], name=name)]
+            await self.store.add_document(record)
+            try:
+                who = Who(where.guild_id, uploader_id, "documents")
+                await self._embed(nodes, who, name, progress)
+                await asyncio.to_thread(self.vectors.replace_document, old, nodes)
+                await self.store.finish_document(doc_id, len(nodes), old)
+            except BaseException:
+                # A failed upload leaves no trace; the vectors were not written or were written whole.
+                await asyncio.shield(self._undo(doc_id))
+                raise
+        done = await self.store.document(doc_id)
+        assert done is not None
+        return AddResult(name, "replaced" if old else "indexed", done, time.monotonic() - started)
+
+    async def _undo(self, doc_id: str) -> None:
+        try:
+            await asyncio.to_thread(self.vectors.delete_document, doc_id)
+        finally:
+            await self.store.delete_document(doc_id)
+
+    async def _embed(self, nodes: list[TextNode], who: Who, name: str, progress: Progress | None) -> None:
+        """Embed every node in batches, a few batches at a time, reporting progress."""
+        texts = [n.get_content(metadata_mode="embed") for n in nodes]
+        batches = [range(i, min(i + EMBED_BATCH, len(texts))) for i in range(0, len(texts), EMBED_BATCH)]
+        done = 0
+
+        async def one(batch: range) -> None:
+            nonlocal done
+            async with self._embed_slots:
+                vectors = await self.llm.embed([texts[i] for i in batch], who=who)
+            if len(vectors) != len(batch):
+                raise UserError(
+                    "The embedding service answered incompletely. Please try again.", kind="bad_response"
+                )
+            for i, vector in zip(batch, vectors, strict=True):
+                nodes[i].embedding = vector
+            done += len(batch)
+            await _say(progress, f"Indexing **{name}**: {done} of {len(nodes)} chunks embedded…")
+
+        await asyncio.gather(*(one(b) for b in batches))
+
+    async def visible(self, where: Where) -> list[DocumentRecord]:
+        """The ready documents a channel may see."""
+        return await self.store.documents(where.visible_scopes())
+
+    async def remove(self, doc_id: str, where: Where, *, user_id: int, can_manage: bool) -> DocumentRecord:
+        """Remove a visible document: its uploader, or someone who manages the server."""
+        doc = next((d for d in await self.visible(where) if d.id == doc_id), None)
+        if doc is None:
+            raise UserError("I can't find that document here. Pick one from the list.", kind="not_found")
+        if doc.uploader_id != user_id and not can_manage:
+            raise UserError(
+                f"Only {doc.uploader_name}, who added '{doc.name}', "
+                "or someone with Manage Server can remove it.",
+                kind="forbidden",
+            )
+        await asyncio.to_thread(self.vectors.delete_document, doc.id)
+        await self.store.delete_document(doc.id)
+        return doc
+
+
+async def _say(progress: Progress | None, text: str) -> None:
+    if progress is not None:
+        await progress(text)
