@@ -62,6 +62,10 @@ class TeamBot(commands.Bot):
                 watch_channels=s.settings.watch_channels,
             )
         )
+        from bot.code import CodeHelp
+        from cogs.code import CodeCog
+
+        await self.add_cog(CodeCog(CodeHelp(s.store, s.llm, s.chat, s.settings), self.tree))
         from cogs.images import ImagesCog
 
         await self.add_cog(ImagesCog(self, s.images))

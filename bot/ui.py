@@ -155,14 +155,16 @@ class LiveReply:
             await self.sent.pop().delete()
             self._shown.pop()
 
-    async def finish(self, text: str, notes: Sequence[str] = ()) -> None:
-        """Show the final text (long code as files) with notes underneath."""
+    async def finish(
+        self, text: str, notes: Sequence[str] = (), files: Sequence[tuple[str, bytes]] = ()
+    ) -> None:
+        """Show the final text (long code as files) with notes underneath and any extra files."""
         await self._stop_pump()
         body = text.rstrip()
         if notes:
             body += "\n\n" + "\n".join(notes)
         plan = plan_reply(body)
-        await self._show(plan.messages or ["(empty)"], plan.files)
+        await self._show(plan.messages or ["(empty)"], [*plan.files, *files])
 
     async def fail(self, message: str) -> None:
         """Replace the placeholder (or append to a partial answer) with an error message."""
