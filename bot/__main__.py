@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    import discord
 
 log = logging.getLogger("teambot")
 
@@ -31,6 +37,10 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--guild", type=int, required=True, help="server id")
     ask.add_argument("--channel", type=int, help="channel id (also sees that channel's documents)")
+    purge = sub.add_parser("purge", help="delete everything stored about a user (as /forget-me does)")
+    purge.add_argument("--user", type=int, required=True, help="Discord user id")
+    purge.add_argument("--keep-documents", action="store_true", help="keep the documents they uploaded")
+    purge.add_argument("--dry-run", action="store_true", help="only show what is stored")
     return p
 
 
@@ -58,6 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if command == "ingest":
                 return asyncio.run(ingest(settings, args.paths, args.guild, args.channel, args.uploader))
             return asyncio.run(ask(settings, args.question, args.guild, args.channel))
+        if command == "purge":
+            from bot.forget import purge
+
+            return asyncio.run(
+                purge(settings, args.user, keep_documents=args.keep_documents, dry_run=args.dry_run)
+            )
         return asyncio.run(run(settings, sync_only=command == "sync"))
     except KeyboardInterrupt:
         return 0
@@ -70,23 +86,59 @@ async def run(settings: Settings, *, sync_only: bool = False) -> int:
     from bot.app import TeamBot
     from bot.services import Services
 
+    use_discord_api(settings)
     services = await Services.create(settings)
     bot = TeamBot(services, force_sync=sync_only)
     assert settings.discord_token is not None
     token = settings.discord_token.get_secret_value()
+    # `docker stop` and service managers send SIGTERM: stop as Ctrl-C does, by cancelling this task, so
+    # `async with bot` closes Discord and then the database before the process exits.
+    main_task = asyncio.current_task()
+    with contextlib.suppress(NotImplementedError):  # not available on Windows
+        if main_task is not None:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     try:
         async with bot:
+            await bot.login(token)  # also runs setup_hook: cogs and the command sync
             if sync_only:
-                await bot.login(token)
                 return 0
-            await bot.start(token)
+            if settings.discord_api_base:
+                await use_server_gateway(bot)
+            await bot.connect()
     except discord.LoginFailure:
         log.error("Discord rejected DISCORD_TOKEN: check the bot token in the Developer Portal")
         return 2
     except discord.PrivilegedIntentsRequired:
         log.error("Enable the Message Content intent for this bot in the Developer Portal (Bot page)")
         return 2
+    except asyncio.CancelledError:
+        log.info("stopped")
+        return 0
     return 0
+
+
+def use_discord_api(settings: Settings) -> None:
+    """Send discord.py's REST calls to DISCORD_API_BASE when it is set (default: discord.com)."""
+    if not settings.discord_api_base:
+        return
+    import discord.http
+
+    # discord.py has no option for this; every REST URL it builds, interaction webhooks included,
+    # starts with this one class attribute.
+    discord.http.Route.BASE = settings.discord_api_base
+
+
+async def use_server_gateway(bot: discord.Client) -> None:
+    """Connect to the gateway the server names in GET /gateway/bot instead of Discord's."""
+    import discord.http
+    import yarl
+    from discord.gateway import DiscordWebSocket
+
+    # A single-shard Client never asks for the gateway: it dials DEFAULT_GATEWAY (wss://gateway.discord.gg),
+    # later READY's resume_gateway_url, and DEFAULT_GATEWAY again after an invalidated session.
+    _, url, _ = await bot.http.get_bot_gateway()
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+    log.info("DISCORD_API_BASE %s: gateway %s", discord.http.Route.BASE, url)
 
 
 async def doctor(settings: Settings, *, discord_login: bool = False) -> int:
@@ -138,6 +190,7 @@ async def doctor(settings: Settings, *, discord_login: bool = False) -> int:
 async def _check_discord(settings: Settings, report) -> bool:
     import discord
 
+    use_discord_api(settings)
     client = discord.Client(intents=discord.Intents.none())
     assert settings.discord_token is not None
     try:

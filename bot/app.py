@@ -10,7 +10,7 @@ import discord
 from discord.ext import commands
 
 from bot.services import Services
-from bot.ui import NO_MENTIONS
+from bot.ui import NO_MENTIONS, CatalogTranslator
 
 log = logging.getLogger(__name__)
 TREE_HASH_KEY = "command_tree_hash"
@@ -43,6 +43,7 @@ class TeamBot(commands.Bot):
     async def setup_hook(self) -> None:
         """Add the cogs, then sync the command tree if it changed since the last sync."""
         await self.services.start()
+        await self.tree.set_translator(CatalogTranslator())
         await self.add_feature_cogs()
         if self.sync_commands:
             await self.sync_tree(force=self.force_sync)
@@ -55,29 +56,53 @@ class TeamBot(commands.Bot):
 
         s = self.services
         await self.add_cog(ErrorsCog(self))
-        await self.add_cog(ChatCog(s.chat, s.store))
+        await self.add_cog(ChatCog(s.chat, s.store, limits=s.limits))
         await self.add_cog(
             DocsCog(
                 s.library, s.answerer, max_files=s.settings.max_files_per_upload,
-                watch_channels=s.settings.watch_channels,
+                watch_channels=s.settings.watch_channels, limits=s.limits, server=s.server_settings,
             )
         )
         from bot.code import CodeHelp
         from cogs.code import CodeCog
 
-        await self.add_cog(CodeCog(CodeHelp(s.store, s.llm, s.chat, s.settings), self.tree))
+        await self.add_cog(CodeCog(CodeHelp(s.store, s.llm, s.chat, s.settings), self.tree, limits=s.limits))
         from cogs.images import ImagesCog
 
-        await self.add_cog(ImagesCog(self, s.images))
+        await self.add_cog(ImagesCog(self, s.images, limits=s.limits))
+        from bot.forget import Forgetter
+        from bot.summarize import Summarizer
+        from cogs.access import admit_interaction
+        from cogs.catchup import CatchUpCog
+        from cogs.moderation import ModerationAlertsCog
+        from cogs.privacy import PrivacyCog
 
-    def tree_payload(self) -> list[dict]:
-        """The command tree as Discord would receive it (used for change detection)."""
+        summarizer = Summarizer(s.llm, context_tokens=s.settings.context_tokens)
+        await self.add_cog(
+            CatchUpCog(
+                summarizer,
+                admit=lambda interaction: admit_interaction(s.limits, "chat", interaction),
+                model_for=s.chat.model_for,
+            )
+        )
+        await self.add_cog(PrivacyCog(Forgetter(s.store, s.library)))
+        await self.add_cog(ModerationAlertsCog(self, s.moderation))
+        from cogs.team import TeamCog
+
+        await self.add_cog(TeamCog(self, s.server_settings, s.limits, s.settings.allowed_guilds))
+
+    async def tree_payload(self) -> list[dict]:
+        """The command tree as Discord would receive it, translations included (for change detection)."""
         guild = (
             discord.Object(self.services.settings.dev_guild_id)
             if self.services.settings.dev_guild_id
             else None
         )
-        return [cmd.to_dict(self.tree) for cmd in self.tree._get_all_commands(guild=guild)]
+        commands = self.tree._get_all_commands(guild=guild)
+        translator = self.tree.translator
+        if translator is None:
+            return [cmd.to_dict(self.tree) for cmd in commands]
+        return [await cmd.get_translated_payload(self.tree, translator) for cmd in commands]
 
     async def sync_tree(self, *, force: bool = False) -> bool:
         """Sync commands (to DEV_GUILD_ID instantly, else globally) when they changed; True if synced."""
@@ -87,7 +112,7 @@ class TeamBot(commands.Bot):
             self.tree.copy_global_to(guild=guild)
         scope = f"guild:{dev_guild}" if dev_guild else "global"
         digest = hashlib.sha256(
-            json.dumps([scope, self.tree_payload()], sort_keys=True, default=str).encode()
+            json.dumps([scope, await self.tree_payload()], sort_keys=True, default=str).encode()
         ).hexdigest()
         store = self.services.store
         if not force and await store.get_meta(TREE_HASH_KEY) == digest:

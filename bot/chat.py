@@ -17,6 +17,8 @@ from bot.config import Settings
 from bot.errors import UserError
 from bot.llm import LLM, Who
 from bot.memory import build_conversation, message_tokens, speaker_line
+from bot.moderation import Moderator, Subject
+from bot.server_settings import ServerSettings
 from bot.store import ChannelState, Store, Turn
 from bot.text import strip_reasoning
 
@@ -56,16 +58,30 @@ class ChatReply:
 class ChatService:
     """Per-channel conversations: one turn at a time per channel, channels in parallel."""
 
-    def __init__(self, store: Store, llm: LLM, settings: Settings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        llm: LLM,
+        settings: Settings,
+        *,
+        server: ServerSettings | None = None,
+        moderation: Moderator | None = None,
+    ) -> None:
         self.store = store
         self.llm = llm
         self.settings = settings
+        self.server = server
+        self.moderation = moderation
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     @property
     def history_budget(self) -> int:
         """Tokens of the context left for the prompt once the reply's share is kept aside."""
         return self.settings.context_tokens - self.settings.reply_tokens
+
+    async def model_for(self, guild_id: int | None) -> str:
+        """The chat model a server uses now (its /settings value, else CHAT_MODEL)."""
+        return await self.server.chat_model(guild_id) if self.server else self.settings.chat_model
 
     @asynccontextmanager
     async def channel(self, channel_id: int) -> AsyncIterator[None]:
@@ -75,6 +91,12 @@ class ChatService:
 
     async def reply(self, turn: TurnIn, on_text: Callable[[str], None] | None = None) -> ChatReply:
         """Store the user's turn, then stream and store the answer; `on_text` sees the visible text."""
+        subject = Subject(
+            turn.guild_id, turn.channel_id, turn.author_id, turn.author_name, "chat", turn.message_id
+        )
+        moderated = self.moderation is not None and await self.moderation.screen_input(turn.content, subject)
+        if moderated:
+            on_text = None  # the answer is checked before it shows, so nothing streams part-way
         async with self.channel(turn.channel_id):
             shared = turn.guild_id is not None
             content = speaker_line(turn.author_name, turn.content, shared=shared) or "(no text)"
@@ -108,6 +130,8 @@ class ChatService:
                 else:
                     notes.append(NO_VISION_NOTE)
             text = await self._stream(messages, turn, on_text)
+            if moderated and self.moderation is not None:
+                await self.moderation.screen_output(text, subject)
             await self.store.add_turn(
                 channel_id=turn.channel_id,
                 guild_id=turn.guild_id,
@@ -122,7 +146,9 @@ class ChatService:
     async def _stream(self, messages: list[dict], turn: TurnIn, on_text: Callable[[str], None] | None) -> str:
         raw = ""
         who = Who(turn.guild_id, turn.author_id, "chat")
-        async for delta in self.llm.stream_chat(messages, who=who, max_tokens=self.settings.reply_tokens):
+        model = await self.model_for(turn.guild_id)
+        stream = self.llm.stream_chat(messages, who=who, model=model, max_tokens=self.settings.reply_tokens)
+        async for delta in stream:
             raw += delta
             if on_text is not None:
                 on_text(strip_reasoning(raw))
@@ -173,7 +199,10 @@ class ChatService:
             },
         ]
         result = await self.llm.complete(
-            messages, who=Who(turn.guild_id, turn.author_id, "summary"), max_tokens=600
+            messages,
+            who=Who(turn.guild_id, turn.author_id, "summary"),
+            model=await self.model_for(turn.guild_id),
+            max_tokens=600,
         )
         return strip_reasoning(result.text).strip() or previous
 

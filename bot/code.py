@@ -472,7 +472,8 @@ class CodeHelp:
         who = Who(request.guild_id, request.author_id, "code")
         raw = ""
         messages = build_messages(request)
-        async for delta in self.llm.stream_chat(messages, who=who, max_tokens=self.reply_tokens):
+        model = await self.chat.model_for(request.guild_id)
+        async for delta in self.llm.stream_chat(messages, who=who, model=model, max_tokens=self.reply_tokens):
             raw += delta
             if on_text is not None:
                 on_text(top + tag_fences(strip_reasoning(raw), language))

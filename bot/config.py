@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -26,9 +27,16 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = None
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
+    discord_api_base: str | None = None
     chat_model: str = "gpt-4o-mini"
     embed_model: str = "text-embedding-3-small"
     embed_dimensions: int | None = Field(default=512, ge=16, le=8192)
+    # Tokens the embedding model reads per input (blank: known from the model's name); chunks fit in it.
+    embed_max_tokens: int | None = Field(default=None, ge=32)
+    # Tokens per indexed chunk (blank: 512); one longer than the model reads is embedded in parts.
+    chunk_tokens: int | None = Field(default=None, ge=64, le=4000)
+    # Languages a question is also searched in, translated by the chat model (empty: only as asked).
+    query_languages: str = "English"
     image_model: str = "gpt-image-1"
     moderation_model: str = "omni-moderation-latest"
     vision: bool = True
@@ -44,6 +52,19 @@ class Settings(BaseSettings):
     max_files_per_upload: int = Field(default=3, ge=1, le=10)
     watch_channel_ids: str = ""
     allowed_guild_ids: str = ""
+
+    # Team controls: defaults for every server; /settings overrides them per server (0: no limit).
+    docs_in_chat: bool = False
+    moderation: bool = False
+    reply_language: Literal["auto", "en", "ja"] = "auto"
+    user_requests_per_minute: int = Field(default=10, ge=0)
+    server_requests_per_minute: int = Field(default=60, ge=0)
+    user_tokens_per_day: int = Field(default=200_000, ge=0)
+    user_tokens_per_month: int = Field(default=2_000_000, ge=0)
+    server_tokens_per_day: int = Field(default=1_000_000, ge=0)
+    server_tokens_per_month: int = Field(default=10_000_000, ge=0)
+    user_images_per_day: int = Field(default=10, ge=0)
+    server_images_per_day: int = Field(default=50, ge=0)
 
     @field_validator("log_level")
     @classmethod
@@ -63,7 +84,17 @@ class Settings(BaseSettings):
             raise ValueError("must be a URL such as http://localhost:11434/v1")
         return value.rstrip("/")
 
-    @field_validator("embed_dimensions", "dev_guild_id", mode="before")
+    @field_validator("discord_api_base")
+    @classmethod
+    def _discord_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parsed = urlparse(value)
+        if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+            raise ValueError("must be a URL such as http://localhost:3001/api/v10")
+        return value.rstrip("/")
+
+    @field_validator("embed_dimensions", "dev_guild_id", "embed_max_tokens", "chunk_tokens", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value

@@ -11,6 +11,7 @@ import zipfile
 from pathlib import PurePosixPath
 
 from bot.errors import UserError
+from bot.i18n import Msg
 
 SUPPORTED_TYPES = (
     "text (.txt), Markdown (.md), PDF, Word (.docx), HTML, CSV and source code (.py, .js, .ts …)"
@@ -156,9 +157,11 @@ def binary_description(data: bytes) -> str | None:
 
 def _refuse_binary(data: bytes) -> UserError:
     what = binary_description(data)
-    detail = f" (it looks like {what})" if what else ""
+    detail = Msg(" (it looks like {what})", what=Msg(what)) if what else ""
     return UserError(
-        f"This file contains binary data{detail}, not text. Supported: {SUPPORTED_TYPES}.", kind="binary"
+        "This file contains binary data{detail}, not text. Supported: {supported}.",
+        kind="binary",
+        params={"detail": detail, "supported": Msg(SUPPORTED_TYPES)},
     )
 
 
@@ -357,21 +360,31 @@ def _zip_names(data: bytes) -> list[str] | None:
 
 def _unsupported(filename: str, what: str | None = None, hint: str = "") -> UserError:
     shown = safe_filename(filename)
+    ext = extension(filename)
     if what:
-        reason = f"'{shown}' looks like {what}, which I can't read.{hint}"
+        reason = Msg(
+            "'{name}' looks like {what}, which I can't read.{hint}",
+            name=shown,
+            what=Msg(what),
+            hint=Msg(hint) if hint else "",
+        )
+    elif ext:
+        reason = Msg("I can't read {ext} files ('{name}').", ext=ext, name=shown)
     else:
-        ext = extension(filename)
-        reason = f"I can't read {ext} files ('{shown}')."
-        if not ext:
-            reason = f"I can't tell what kind of file '{shown}' is."
-    return UserError(f"{reason} Supported: {SUPPORTED_TYPES}.", kind="unsupported_type")
+        reason = Msg("I can't tell what kind of file '{name}' is.", name=shown)
+    return UserError(
+        "{reason} Supported: {supported}.",
+        kind="unsupported_type",
+        params={"reason": reason, "supported": Msg(SUPPORTED_TYPES)},
+    )
 
 
 def _corrupt(filename: str, what: str) -> UserError:
     return UserError(
-        f"'{safe_filename(filename)}' is not a valid {what}: it seems damaged or is another kind of file "
-        f"renamed. If it opens on your computer, save or export it as {what} again and upload that.",
+        "'{name}' is not a valid {what}: it seems damaged or is another kind of file "
+        "renamed. If it opens on your computer, save or export it as {what} again and upload that.",
         kind="corrupt",
+        params={"name": safe_filename(filename), "what": Msg(what)},
     )
 
 
@@ -398,9 +411,9 @@ def sniff_kind(data: bytes, filename: str) -> str:
     if head.startswith(_OLE_MAGIC) and _ENCRYPTED_PACKAGE in data:
         # Password-protected .docx/.xlsx files are not zips but OLE containers holding the encrypted zip.
         raise UserError(
-            f"'{safe_filename(filename)}' is a password-protected Office document: remove the password "
-            "and upload it again.",
+            "'{name}' is a password-protected Office document: remove the password and upload it again.",
             kind="encrypted",
+            params={"name": safe_filename(filename)},
         )
     if ext == ".pdf":
         raise _corrupt(filename, "PDF")
@@ -409,7 +422,7 @@ def sniff_kind(data: bytes, filename: str) -> str:
             raise _unsupported(filename, "an old-style Word document (.doc)", " Save it as .docx in Word.")
         raise _corrupt(filename, "Word document (.docx)")
     if ext in (".doc", ".rtf", ".odt", ".pages"):
-        raise _unsupported(filename, f"a {ext} document", " Save it as .docx or PDF.")
+        raise _unsupported(filename, Msg("a {ext} document", ext=ext), " Save it as .docx or PDF.")
     base = PurePosixPath(filename.replace("\\", "/")).name.lower()
     known_text = (
         ext in _TEXT_LIKE

@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 from bot.config import Settings
 from bot.errors import UserError
 from bot.llm import LLM, GeneratedImage, Who
+from bot.server_settings import ServerSettings
 from bot.store import GenerationRecord, Store
 
 SIZE_NAMES = ("square", "portrait", "landscape")
@@ -320,15 +321,17 @@ class ImageResult:
 class ImageService:
     """Generates, edits and varies images through the provider and records each generation."""
 
-    def __init__(self, store: Store, llm: LLM, settings: Settings) -> None:
+    def __init__(
+        self, store: Store, llm: LLM, settings: Settings, *, server: ServerSettings | None = None
+    ) -> None:
         self.store = store
         self.llm = llm
         self.settings = settings
+        self.server = server
 
-    @property
-    def model(self) -> ImageModel:
-        """The configured image model's capabilities."""
-        return image_model(self.settings.image_model)
+    async def model_name(self, guild_id: int | None) -> str:
+        """The image model a server uses now (its /settings value, else IMAGE_MODEL)."""
+        return await self.server.image_model(guild_id) if self.server else self.settings.image_model
 
     async def generate(
         self,
@@ -341,7 +344,8 @@ class ImageService:
         on_progress: ProgressSink | None = None,
     ) -> ImageResult:
         """Make `count` images from a prompt."""
-        model = self.model
+        name = await self.model_name(by.guild_id)
+        model = image_model(name)
         prompt = self._check_prompt(prompt, model)
         count = max(1, min(MAX_COUNT, count))
         with _timeout_hint():
@@ -351,9 +355,10 @@ class ImageService:
                 size=model.size(size),
                 n=count,
                 quality=model.quality(quality),
+                model=name,
                 on_progress=on_progress,
             )
-        result = await self._finish("generate", prompt, by, made, size=size, quality=quality)
+        result = await self._finish("generate", prompt, by, made, name, size=size, quality=quality)
         result.size_name, result.can_again = size, True
         if len(made) < count:
             result.notes.append(f"Only {len(made)} of the {count} images could be made this time.")
@@ -379,7 +384,8 @@ class ImageService:
         self, image: bytes, prompt: str, by: Requester, *, mask: bytes | None = None
     ) -> ImageResult:
         """Edit an uploaded image following a prompt, only where the mask is transparent if one is given."""
-        model, name = self.model, self.settings.image_model
+        name = await self.model_name(by.guild_id)
+        model = image_model(name)
         if model.edits is False:
             raise UserError(
                 f"`{name}` can't edit images. An admin can set IMAGE_MODEL to gpt-image-1 or dall-e-2 "
@@ -390,32 +396,33 @@ class ImageService:
         ready = await asyncio.to_thread(prepare_edit, image, mask, model)
         with _timeout_hint():
             made = await self.llm.edit_image(
-                ready.image_png, prompt, who=by.who(), size=ready.size, mask_png=ready.mask_png
+                ready.image_png, prompt, who=by.who(), size=ready.size, mask_png=ready.mask_png, model=name
             )
-        return await self._finish("edit", prompt, by, made, size=ready.size)
+        return await self._finish("edit", prompt, by, made, name, size=ready.size)
 
     async def vary(self, generation_id: int, image: bytes, by: Requester) -> ImageResult:
         """A variation of one image of an earlier result (variations endpoint, or an edit with its prompt)."""
         earlier = await self._generation(generation_id)
-        model = self.model
+        name = await self.model_name(by.guild_id)
+        model = image_model(name)
         if not model.can_vary:
             raise UserError(
-                f"`{self.settings.image_model}` can't make variations. An admin can set IMAGE_MODEL to "
-                "gpt-image-1 or dall-e-2.",
+                f"`{name}` can't make variations. An admin can set IMAGE_MODEL to gpt-image-1 or dall-e-2.",
                 kind="no_edit_support",
             )
         ready = await asyncio.to_thread(prepare_edit, image, None, model)
         with _timeout_hint():
             if model.variations:
-                made = await self.llm.vary_image(ready.image_png, who=by.who(), size=ready.size)
+                made = await self.llm.vary_image(ready.image_png, who=by.who(), size=ready.size, model=name)
             else:
                 made = await self.llm.edit_image(
                     ready.image_png,
                     f"A new variation of this image, same subject and style: {earlier.prompt}",
                     who=by.who(),
                     size=ready.size,
+                    model=name,
                 )
-        return await self._finish("vary", earlier.prompt, by, made, size=ready.size)
+        return await self._finish("vary", earlier.prompt, by, made, name, size=ready.size)
 
     async def for_upload(self, result: ImageResult, limit: int) -> list[tuple[str, bytes]]:
         """The result's files within an upload limit; a note is added when any had to shrink."""
@@ -429,6 +436,7 @@ class ImageService:
         prompt: str,
         by: Requester,
         made: list[GeneratedImage],
+        name: str,
         *,
         size: str,
         quality: str | None = None,
@@ -439,7 +447,6 @@ class ImageService:
             )
         pngs = await asyncio.to_thread(lambda: [to_png(m.png) for m in made])
         grid = await asyncio.to_thread(make_grid, pngs) if len(pngs) > 1 else None
-        name = self.settings.image_model
         generation_id = await self.store.add_generation(
             guild_id=by.guild_id,
             channel_id=by.channel_id,
@@ -455,7 +462,7 @@ class ImageService:
             (m.revised_prompt for m in made if m.revised_prompt and m.revised_prompt != prompt), None
         )
         return ImageResult(
-            generation_id, kind, prompt, name, pngs, grid, revised, can_vary=self.model.can_vary
+            generation_id, kind, prompt, name, pngs, grid, revised, can_vary=image_model(name).can_vary
         )
 
     async def _generation(self, generation_id: int) -> GenerationRecord:

@@ -36,9 +36,25 @@ class RedactSecrets(logging.Filter):
         return text
 
 
+class MaskedFormatter(logging.Formatter):
+    """Another formatter's output with secrets masked, whatever that formatter renders itself."""
+
+    def __init__(self, inner: logging.Formatter, redact: RedactSecrets) -> None:
+        super().__init__()
+        self.inner = inner
+        self.redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The inner formatter's text, masked."""
+        return self.redact.mask(self.inner.format(record))
+
+
 def configure(level: str, secrets: Iterable[str] = ()) -> None:
     """Set up discord.py's log format at `level` and mask secrets on the root handlers."""
     discord.utils.setup_logging(level=logging.getLevelName(level), root=True)
     redact = RedactSecrets(secrets)
     for handler in logging.getLogger().handlers:
         handler.addFilter(redact)
+        # discord.py's colour formatter (a TTY, or any Docker container) renders tracebacks afresh after
+        # the filters ran, so a crash report would show the secrets the filter masked: mask the output too.
+        handler.setFormatter(MaskedFormatter(handler.formatter or logging.Formatter(), redact))

@@ -9,11 +9,16 @@ from dataclasses import dataclass
 from bot.chat import ChatService
 from bot.config import Settings
 from bot.images import ImageService
+from bot.limits import Limits
 from bot.llm import LLM
+from bot.moderation import Moderator
+from bot.server_settings import ServerModerationPolicy, ServerSettings
 from bot.store import Store
-from bot.tokens import ensure_tiktoken_offline
+from bot.tokens import ensure_tiktoken_offline, get_encoding
 from index.library import Library
 from index.query import Answerer
+from index.rewrite import parse_languages
+from index.sizing import chunk_tokens_for, embed_tokens_for, overlap_for
 from index.vectors import VectorStore
 
 log = logging.getLogger(__name__)
@@ -31,6 +36,9 @@ class Services:
     vectors: VectorStore
     library: Library
     answerer: Answerer
+    server_settings: ServerSettings
+    limits: Limits
+    moderation: Moderator
 
     @classmethod
     async def create(cls, settings: Settings) -> Services:
@@ -38,16 +46,33 @@ class Services:
         ensure_tiktoken_offline()
         store = await Store(settings.database_path).open()
         llm = LLM(settings, on_usage=store.record_usage)
-        vectors = await asyncio.to_thread(VectorStore.in_dir, settings.index_dir)
+        server_settings = ServerSettings(store, settings)
+        # The token tables load in ~0.2 s: here, in a thread, rather than on the loop in the first chat turn.
+        vectors, _ = await asyncio.gather(
+            asyncio.to_thread(VectorStore.in_dir, settings.index_dir), asyncio.to_thread(get_encoding)
+        )
+        chunk_tokens = chunk_tokens_for(settings.chunk_tokens)
+        moderation = Moderator(llm, ServerModerationPolicy(server_settings))
         return cls(
             settings=settings,
             store=store,
             llm=llm,
-            chat=ChatService(store, llm, settings),
-            images=ImageService(store, llm, settings),
+            chat=ChatService(store, llm, settings, server=server_settings, moderation=moderation),
+            images=ImageService(store, llm, settings, server=server_settings),
             vectors=vectors,
-            library=Library(store, vectors, llm, max_bytes=settings.max_upload_bytes),
-            answerer=Answerer(vectors, llm),
+            library=Library(
+                store,
+                vectors,
+                llm,
+                max_bytes=settings.max_upload_bytes,
+                chunk_tokens=chunk_tokens,
+                overlap=overlap_for(chunk_tokens),
+                embed_tokens=embed_tokens_for(settings.embed_model, settings.embed_max_tokens),
+            ),
+            answerer=Answerer(vectors, llm, languages=parse_languages(settings.query_languages)),
+            server_settings=server_settings,
+            limits=Limits(store, server_settings),
+            moderation=moderation,
         )
 
     async def start(self) -> None:

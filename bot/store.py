@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
+from aiosqlite.context import contextmanager
 
 MIGRATIONS = "bot.migrations"
 
@@ -106,6 +110,18 @@ _GENERATION_COLUMNS = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class UserFootprint:
+    """What the store holds about one user (or removed, after forget_user)."""
+
+    turns: int = 0
+    answers: int = 0
+    summaries: int = 0
+    usage_rows: int = 0
+    images: int = 0
+    documents: int = 0
+
+
 def migration_scripts() -> list[tuple[int, str]]:
     """The numbered migrations shipped with the package, in order."""
     found = []
@@ -116,25 +132,101 @@ def migration_scripts() -> list[tuple[int, str]]:
     return sorted(found)
 
 
+class _Rows:
+    """A query's rows, already fetched, read like a cursor."""
+
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+        self._next = 0
+
+    async def fetchone(self) -> Any:
+        """The next row, or None."""
+        if self._next >= len(self._rows):
+            return None
+        self._next += 1
+        return self._rows[self._next - 1]
+
+    async def fetchall(self) -> list[Any]:
+        """The rows not read yet."""
+        rows, self._next = self._rows[self._next :], len(self._rows)
+        return rows
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Any]:
+        while (row := await self.fetchone()) is not None:
+            yield row
+
+
+class _Shared:
+    """The connection as single statements use it: each waits until no transaction is open.
+
+    Coroutines share one connection, so a statement sent while another coroutine's transaction is open
+    would run inside it, and be rolled back, or lost in a crash, with it.
+    """
+
+    def __init__(self, db: aiosqlite.Connection, idle: asyncio.Event) -> None:
+        self._db = db
+        self._idle = idle
+
+    # No await between the wait and the send: the statement is queued before any transaction can begin.
+    @contextmanager
+    async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> aiosqlite.Cursor | _Rows:
+        """Run one statement outside any transaction; a query's rows come back with it."""
+        await self._idle.wait()
+        if sql.lstrip()[:6].upper() in ("SELECT", "PRAGMA"):
+            # One trip to the database thread instead of three (execute, fetch, close): under load each
+            # trip waits for the busy event loop and the GIL (bench/load.py).
+            return _Rows(list(await self._db.execute_fetchall(sql, parameters)))
+        return await self._db.execute(sql, parameters)
+
+    @contextmanager
+    async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> aiosqlite.Cursor:
+        """Run one statement for many rows outside any transaction."""
+        await self._idle.wait()
+        return await self._db.executemany(sql, parameters)
+
+    @contextmanager
+    async def executescript(self, script: str) -> aiosqlite.Cursor:
+        """Run a script outside any transaction."""
+        await self._idle.wait()
+        return await self._db.executescript(script)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+
 class Store:
-    """The bot's SQLite database: open(), typed methods, close()."""
+    """The bot's SQLite database: open(), typed methods, close().
+
+    A write of several statements goes through `transaction()` and uses the connection it yields.
+    """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._db: aiosqlite.Connection | None = None
+        self._shared: _Shared | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._tx_lock = asyncio.Lock()
 
     @property
     def db(self) -> aiosqlite.Connection:
-        """The open connection."""
-        if self._db is None:
+        """The open connection, for single statements."""
+        if self._shared is None:
             raise RuntimeError("Store is not open")
-        return self._db
+        return self._shared  # type: ignore[return-value]  # the same methods, gated
 
     async def open(self) -> Store:
         """Connect, enable WAL and apply pending migrations."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
         self._db.row_factory = aiosqlite.Row
+        self._shared = _Shared(self._db, self._idle)
         await self._db.execute("PRAGMA journal_mode=WAL")
         await self._db.execute("PRAGMA synchronous=NORMAL")
         await self._db.execute("PRAGMA foreign_keys=ON")
@@ -146,7 +238,27 @@ class Store:
         """Close the connection if open."""
         if self._db is not None:
             await self._db.close()
-            self._db = None
+            self._db = self._shared = None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection inside one write transaction, alone on it: committed at the end, or rolled back."""
+        async with self._tx_lock:
+            db = self._db
+            if db is None:
+                raise RuntimeError("Store is not open")
+            self._idle.clear()
+            try:
+                await db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                except BaseException:
+                    if db.in_transaction:
+                        await db.execute("ROLLBACK")
+                    raise
+                await db.execute("COMMIT")
+            finally:
+                self._idle.set()
 
     async def _migrate(self) -> None:
         version = await self.schema_version()
@@ -347,16 +459,11 @@ class Store:
 
     async def finish_document(self, doc_id: str, chunks: int, replaced: list[str]) -> None:
         """Mark a document ready and drop the records it replaces, in one transaction."""
-        await self.db.execute("BEGIN")
-        try:
-            await self.db.execute(
+        async with self.transaction() as db:
+            await db.execute(
                 "UPDATE documents SET status = 'ready', chunks = ? WHERE id = ?", (chunks, doc_id)
             )
-            await self.db.executemany("DELETE FROM documents WHERE id = ?", [(r,) for r in replaced])
-            await self.db.execute("COMMIT")
-        except BaseException:
-            await self.db.execute("ROLLBACK")
-            raise
+            await db.executemany("DELETE FROM documents WHERE id = ?", [(r,) for r in replaced])
 
     async def delete_document(self, doc_id: str) -> None:
         """Forget a document record."""
@@ -435,13 +542,12 @@ class Store:
     async def bulk_add_turns(self, rows: Iterable[tuple[int, int | None, int, str, str, str, int]]) -> None:
         """Insert many turns in one transaction (benchmarks and imports)."""
         now = time.time()
-        await self.db.execute("BEGIN")
-        await self.db.executemany(
-            "INSERT INTO turns (channel_id, guild_id, author_id, author_name, role, content, tokens,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(*row, now) for row in rows],
-        )
-        await self.db.execute("COMMIT")
+        async with self.transaction() as db:
+            await db.executemany(
+                "INSERT INTO turns (channel_id, guild_id, author_id, author_name, role, content, tokens,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*row, now) for row in rows],
+            )
 
     # --- image generations ------------------------------------------------------------------
 
@@ -486,3 +592,209 @@ class Store:
                 args.append(value)
         async with self.db.execute(sql + " ORDER BY id", args) as cur:
             return [GenerationRecord(*row) for row in await cur.fetchall()]
+
+    # --- data deletion: /forget-me and `teambot purge` ----------------------------------------
+
+    async def documents_uploaded_by(self, user_id: int) -> list[DocumentRecord]:
+        """Ready documents a user uploaded, anywhere, newest first."""
+        async with self.db.execute(
+            f"SELECT {_DOC_COLUMNS} FROM documents WHERE uploader_id = ? AND status = 'ready'"
+            " ORDER BY created_at DESC",
+            (user_id,),
+        ) as cur:
+            return [DocumentRecord(*row) for row in await cur.fetchall()]
+
+    async def _count(self, sql: str, args: tuple[object, ...]) -> int:
+        async with self.db.execute(sql, args) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def user_footprint(self, user_id: int) -> UserFootprint:
+        """How much is stored about a user: turns, answers, summaries, usage, images, documents."""
+        return UserFootprint(
+            turns=await self._count(
+                "SELECT COUNT(*) FROM turns WHERE author_id = ? AND role = 'user'", (user_id,)
+            ),
+            answers=await self._count(f"SELECT COUNT(*) FROM turns WHERE id IN ({_ANSWERS_TO})", (user_id,)),
+            summaries=await self._count(f"SELECT COUNT(*) FROM ({_SUMMARIES_WITH})", (user_id, user_id)),
+            usage_rows=await self._count("SELECT COUNT(*) FROM usage WHERE user_id = ?", (user_id,)),
+            images=await self._count("SELECT COUNT(*) FROM image_generations WHERE user_id = ?", (user_id,)),
+            documents=await self._count(
+                "SELECT COUNT(*) FROM documents WHERE uploader_id = ? AND status = 'ready'", (user_id,)
+            ),
+        )
+
+    async def forget_user(self, user_id: int) -> UserFootprint:
+        """Delete a user's turns, answers, summaries with them and image records; anonymise their usage."""
+        # One transaction: all of it or none. Documents are the Library's to remove (vectors live there).
+        async with self.transaction() as db:
+            async with db.execute(_SUMMARIES_WITH, (user_id, user_id)) as cur:
+                channels = [row[0] for row in await cur.fetchall()]
+            # Cleared summaries are rebuilt by the next fold from the turns that remain.
+            await db.executemany(
+                "UPDATE channels SET summary = '', summary_upto = 0, trim_noticed = 0 WHERE channel_id = ?",
+                [(c,) for c in channels],
+            )
+            await db.execute(
+                "UPDATE channels SET persona_set_by = NULL WHERE persona_set_by = ?", (user_id,)
+            )
+            answers = await db.execute(f"DELETE FROM turns WHERE id IN ({_ANSWERS_TO})", (user_id,))
+            turns = await db.execute(
+                "DELETE FROM turns WHERE author_id = ? AND role = 'user'", (user_id,)
+            )
+            # Hourly anonymous totals keep every server's day and month figures, in any whole-hour timezone.
+            await db.execute(
+                "INSERT INTO usage (guild_id, user_id, feature, model, tokens_in, tokens_out, images,"
+                " created_at) SELECT guild_id, NULL, feature, model, SUM(tokens_in), SUM(tokens_out),"
+                " SUM(images), CAST(created_at / 3600 AS INTEGER) * 3600 FROM usage WHERE user_id = ?"
+                " GROUP BY guild_id, feature, model, CAST(created_at / 3600 AS INTEGER)",
+                (user_id,),
+            )
+            usage = await db.execute("DELETE FROM usage WHERE user_id = ?", (user_id,))
+            images = await db.execute("DELETE FROM image_generations WHERE user_id = ?", (user_id,))
+        return UserFootprint(turns.rowcount, answers.rowcount, len(channels), usage.rowcount, images.rowcount)
+
+    # --- team settings and usage reports ------------------------------------------------------
+
+    async def guild_settings(self, guild_id: int) -> dict[str, str]:
+        """The settings an admin changed on a server, by key (the rest are the environment's)."""
+        sql = "SELECT key, value FROM guild_settings WHERE guild_id = ?"
+        async with self.db.execute(sql, (guild_id,)) as cur:
+            return {row[0]: row[1] for row in await cur.fetchall()}
+
+    async def change_guild_setting(
+        self, guild_id: int, key: str, value: str | None, *, user_id: int, user_name: str
+    ) -> str | None:
+        """Set one server setting (None: back to the default) and log the change; returns the old value."""
+        now = time.time()
+        async with self.transaction() as db:
+            async with db.execute(
+                "SELECT value FROM guild_settings WHERE guild_id = ? AND key = ?", (guild_id, key)
+            ) as cur:
+                row = await cur.fetchone()
+            if value is None:
+                await db.execute(
+                    "DELETE FROM guild_settings WHERE guild_id = ? AND key = ?", (guild_id, key)
+                )
+            else:
+                await db.execute(
+                    "INSERT INTO guild_settings (guild_id, key, value, updated_by, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT(guild_id, key) DO UPDATE SET value = excluded.value,"
+                    " updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+                    (guild_id, key, value, user_id, now),
+                )
+            await db.execute(
+                "INSERT INTO settings_log (guild_id, user_id, user_name, key, old_value, new_value,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (guild_id, user_id, user_name, key, row[0] if row else None, value, now),
+            )
+        return row[0] if row else None
+
+    async def settings_log(self, guild_id: int, limit: int = 10) -> list[SettingChange]:
+        """A server's latest setting changes, newest first."""
+        async with self.db.execute(
+            "SELECT user_id, user_name, key, old_value, new_value, created_at FROM settings_log"
+            " WHERE guild_id = ? ORDER BY id DESC LIMIT ?",
+            (guild_id, limit),
+        ) as cur:
+            return [SettingChange(*row) for row in await cur.fetchall()]
+
+    async def record_usage_at(self, record: UsageRecord, created_at: float) -> None:
+        """Store a usage row with its own time (imports, and tests on a controlled clock)."""
+        await self.db.execute(
+            "INSERT INTO usage (guild_id, user_id, feature, model, tokens_in, tokens_out, images, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (record.guild_id, record.user_id, record.feature, record.model, record.tokens_in,
+             record.tokens_out, record.images, created_at),
+        )
+
+    async def usage_day_and_month(
+        self, *, guild_id: int | None, user_id: int | None, day_start: float, month_start: float
+    ) -> tuple[UsageTotals, UsageTotals]:
+        """Usage today and this month in one server (None: DMs), for one user or everyone there."""
+        sql = (
+            "SELECT COALESCE(SUM(CASE WHEN created_at >= ? THEN tokens_in END), 0),"
+            " COALESCE(SUM(CASE WHEN created_at >= ? THEN tokens_out END), 0),"
+            " COALESCE(SUM(CASE WHEN created_at >= ? THEN images END), 0),"
+            " COALESCE(SUM(tokens_in), 0), COALESCE(SUM(tokens_out), 0), COALESCE(SUM(images), 0)"
+            " FROM usage WHERE guild_id IS ? AND created_at >= ?"
+        )
+        args: list[object] = [day_start, day_start, day_start, guild_id, min(day_start, month_start)]
+        if user_id is not None:
+            sql += " AND user_id = ?"
+            args.append(user_id)
+        async with self.db.execute(sql, args) as cur:
+            row = await cur.fetchone()
+        values = [int(v) for v in row] if row else [0] * 6
+        return UsageTotals(*values[:3]), UsageTotals(*values[3:])
+
+    async def usage_by_day(
+        self, *, guild_id: int | None, user_id: int | None, start: float, days: int
+    ) -> list[UsageTotals]:
+        """Usage per 24-hour day from `start`, `days` entries, in one server (None: DMs)."""
+        sql = (
+            "SELECT CAST((created_at - ?) / 86400 AS INTEGER) AS day, SUM(tokens_in), SUM(tokens_out),"
+            " SUM(images) FROM usage WHERE guild_id IS ? AND created_at >= ? AND created_at < ?"
+        )
+        args: list[object] = [start, guild_id, start, start + days * 86400]
+        if user_id is not None:
+            sql += " AND user_id = ?"
+            args.append(user_id)
+        series = [UsageTotals() for _ in range(days)]
+        async with self.db.execute(sql + " GROUP BY day", args) as cur:
+            for day, tokens_in, tokens_out, images in await cur.fetchall():
+                series[int(day)] = UsageTotals(int(tokens_in), int(tokens_out), int(images))
+        return series
+
+    async def documents_added(self, *, guild_id: int | None, uploader_id: int | None, since: float) -> int:
+        """Ready documents added since a time in one server (None: DMs), by one user or anyone."""
+        sql = "SELECT COUNT(*) FROM documents WHERE guild_id IS ? AND created_at >= ? AND status = 'ready'"
+        args: list[object] = [guild_id, since]
+        if uploader_id is not None:
+            sql += " AND uploader_id = ?"
+            args.append(uploader_id)
+        async with self.db.execute(sql, args) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+
+@dataclass(frozen=True, slots=True)
+class SettingChange:
+    """One logged change of a server setting: who, what, when."""
+
+    user_id: int
+    user_name: str
+    key: str
+    old_value: str | None
+    new_value: str | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotals:
+    """Tokens in, tokens out and images over some period."""
+
+    tokens_in: int = 0
+    tokens_out: int = 0
+    images: int = 0
+
+    @property
+    def tokens(self) -> int:
+        """Tokens in and out together, as budgets count them."""
+        return self.tokens_in + self.tokens_out
+
+
+# The model's reply to each of a user's turns: the next turn in that channel, when it is the bot's.
+_ANSWERS_TO = (
+    "SELECT a.id FROM turns u JOIN turns a ON a.id = (SELECT MIN(n.id) FROM turns n"
+    " WHERE n.channel_id = u.channel_id AND n.id > u.id)"
+    " WHERE u.author_id = ? AND u.role = 'user' AND a.role = 'assistant'"
+)
+# Channels whose rolling summary was written from a user's turns, and their DM channels' state.
+_SUMMARIES_WITH = (
+    "SELECT c.channel_id FROM channels c WHERE (c.summary != '' AND EXISTS (SELECT 1 FROM turns t"
+    " WHERE t.channel_id = c.channel_id AND t.author_id = ? AND t.role = 'user' AND t.id <= c.summary_upto))"
+    " OR (c.guild_id IS NULL AND c.summary != '' AND EXISTS (SELECT 1 FROM turns t"
+    " WHERE t.channel_id = c.channel_id AND t.author_id = ? AND t.role = 'user'))"
+)

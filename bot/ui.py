@@ -10,7 +10,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 import discord
+from discord import app_commands
 
+from bot.i18n import lang, t, translation
 from bot.text import plan_reply, split_message
 
 log = logging.getLogger(__name__)
@@ -96,9 +98,12 @@ def to_files(files: Sequence[tuple[str, bytes]]) -> list[discord.File]:
 class LiveReply:
     """A reply that grows as text streams in: edits at most once per interval, new messages past 2000."""
 
-    def __init__(self, target: ReplyTarget, *, interval: float = EDIT_INTERVAL) -> None:
+    def __init__(
+        self, target: ReplyTarget, *, interval: float = EDIT_INTERVAL, locale: object = None
+    ) -> None:
         self.target = target
         self.interval = interval
+        self.placeholder = t(PLACEHOLDER, locale)
         self.sent: list[Editable] = []
         self._shown: list[str] = []
         self._latest = ""
@@ -106,8 +111,9 @@ class LiveReply:
         self._pump: asyncio.Task | None = None
         self._last_edit = 0.0
 
-    async def start(self, placeholder: str = PLACEHOLDER) -> None:
+    async def start(self, placeholder: str | None = None) -> None:
         """Show the placeholder at once and begin following updates."""
+        placeholder = placeholder or self.placeholder
         self.sent.append(await self.target.first(placeholder))
         self._shown.append(placeholder)
         self._last_edit = time.monotonic()
@@ -126,7 +132,7 @@ class LiveReply:
                 await asyncio.sleep(wait)
             self._changed.clear()
             try:
-                await self._show(split_message(self._latest + CURSOR) if self._latest else [PLACEHOLDER])
+                await self._show(split_message(self._latest + CURSOR) if self._latest else [self.placeholder])
             except discord.HTTPException as exc:
                 log.warning("live edit failed: %s", exc.status)
             self._last_edit = time.monotonic()
@@ -179,16 +185,22 @@ class LiveReply:
 class ConfirmView(discord.ui.View):
     """Yes / Cancel buttons for the person who asked; `result` is True, False or None (timed out)."""
 
-    def __init__(self, user_id: int, *, confirm_label: str = "Yes", timeout: float = 60) -> None:
+    def __init__(
+        self, user_id: int, *, confirm_label: str = "Yes", timeout: float = 60, locale: object = None
+    ) -> None:
         super().__init__(timeout=timeout)
         self.user_id = user_id
         self.result: bool | None = None
-        self.confirm.label = confirm_label
+        self.locale = locale
+        self.confirm.label = t(confirm_label, locale)
+        self.cancel.label = t("Cancel", locale)
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Only the person who asked may answer."""
         if interaction.user.id != self.user_id:
-            await interaction.response.send_message("This question isn't for you.", ephemeral=True)
+            await interaction.response.send_message(
+                t("This question isn't for you.", locale_of(interaction)), ephemeral=True
+            )
             return False
         return True
 
@@ -203,7 +215,7 @@ class ConfirmView(discord.ui.View):
     async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
         """Cancel."""
         self.result = False
-        await interaction.response.edit_message(content="Cancelled.", view=None)
+        await interaction.response.edit_message(content=t("Cancelled.", self.locale), view=None)
         self.stop()
 
 
@@ -225,3 +237,39 @@ class Throttled:
             await self.edit(text)
         except discord.HTTPException as exc:
             log.warning("progress edit failed: %s", exc.status)
+
+
+# --- languages ------------------------------------------------------------------------------
+
+
+def locale_of(source: discord.Interaction | discord.Message | None) -> str:
+    """The reader's language: the user's Discord locale for commands, the server's for messages."""
+    if isinstance(source, discord.Interaction):
+        return lang(source.locale)
+    guild = getattr(source, "guild", None)
+    return lang(guild.preferred_locale) if guild is not None else lang(None)
+
+
+class CatalogTranslator(app_commands.Translator):
+    """Descriptions and choice names from bot/i18n's catalogs; command and option names stay English."""
+
+    TRANSLATED = frozenset(
+        {
+            app_commands.TranslationContextLocation.command_description,
+            app_commands.TranslationContextLocation.group_description,
+            app_commands.TranslationContextLocation.parameter_description,
+            app_commands.TranslationContextLocation.choice_name,
+            app_commands.TranslationContextLocation.other,
+        }
+    )
+
+    async def translate(
+        self,
+        string: app_commands.locale_str,
+        locale: discord.Locale,
+        context: app_commands.TranslationContextTypes,
+    ) -> str | None:
+        """The catalog's text for this locale, or None (Discord then shows the English)."""
+        if context.location not in self.TRANSLATED or lang(locale) == "en":
+            return None
+        return translation(string.extras.get("key", string.message), locale)

@@ -11,8 +11,11 @@ from discord.ext import commands
 
 from bot.chat import ChatService, TurnIn
 from bot.errors import UserError
+from bot.i18n import t
+from bot.limits import Limits
 from bot.store import Store
-from bot.ui import NO_MENTIONS, ChannelTarget, ConfirmView, InteractionTarget, LiveReply
+from bot.ui import NO_MENTIONS, ChannelTarget, ConfirmView, InteractionTarget, LiveReply, locale_of
+from cogs.access import admit_interaction, admit_message
 from cogs.errors import describe
 
 log = logging.getLogger(__name__)
@@ -20,6 +23,8 @@ log = logging.getLogger(__name__)
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_PERSONA = 2000
 EMPTY_MENTION = "Hi! Mention me with a question, reply to one of my messages, or use `/chat`."
+# Zero-width characters are not whitespace to str.strip(): a message of only those is an empty mention.
+_BLANK_EDGES = re.compile(r"^[\s\u200b-\u200d\u2060\ufeff]+|[\s\u200b-\u200d\u2060\ufeff]+$")
 
 
 def is_image(attachment: discord.Attachment) -> bool:
@@ -36,7 +41,7 @@ def readable_text(message: discord.Message, bot_id: int) -> str:
         text = text.replace(f"<@&{role.id}>", f"@{role.name}")
     for channel in message.channel_mentions:
         text = text.replace(f"<#{channel.id}>", f"#{channel.name}")
-    return text.strip()
+    return _BLANK_EDGES.sub("", text)
 
 
 def guild_id_of(channel: object) -> int | None:
@@ -48,9 +53,10 @@ def guild_id_of(channel: object) -> int | None:
 class ChatCog(commands.Cog):
     """Talk to the model; each channel, thread and DM has its own memory."""
 
-    def __init__(self, chat: ChatService, store: Store) -> None:
+    def __init__(self, chat: ChatService, store: Store, *, limits: Limits) -> None:
         self.chat = chat
         self.store = store
+        self.limits = limits
 
     # --- mentions, replies and DMs ----------------------------------------------------------
 
@@ -72,12 +78,18 @@ class ChatCog(commands.Cog):
         me = me or message._state.user
         if me is None or not self.wants_reply(message, me):
             return
+        locale = locale_of(message)
         text = readable_text(message, me.id)
         images = [a for a in message.attachments if is_image(a)]
         if not text and not images:
             if message.attachments:
                 return  # files only: the documents pipeline answers
-            await message.reply(EMPTY_MENTION, mention_author=False, allowed_mentions=NO_MENTIONS)
+            await message.reply(t(EMPTY_MENTION, locale), mention_author=False, allowed_mentions=NO_MENTIONS)
+            return
+        try:
+            await admit_message(self.limits, "chat", message)
+        except UserError as refused:  # said plainly, in place of a reply: no placeholder was sent
+            await message.reply(refused.localized(locale), mention_author=False, allowed_mentions=NO_MENTIONS)
             return
         turn = TurnIn(
             channel_id=message.channel.id,
@@ -89,16 +101,16 @@ class ChatCog(commands.Cog):
             images=[await a.read() for a in images if a.size <= MAX_IMAGE_BYTES],
         )
         async with message.channel.typing():
-            await self.answer(turn, LiveReply(ChannelTarget(message)))
+            await self.answer(turn, LiveReply(ChannelTarget(message), locale=locale), locale)
 
-    async def answer(self, turn: TurnIn, live: LiveReply) -> None:
+    async def answer(self, turn: TurnIn, live: LiveReply, locale: object = None) -> None:
         """Run a chat turn into a live reply; any failure replaces the placeholder with its message."""
         try:
             await live.start()
             reply = await self.chat.reply(turn, on_text=live.update)
-            await live.finish(reply.text, reply.notes)
+            await live.finish(reply.text, [t(note, locale) for note in reply.notes])
         except Exception as exc:  # one bad turn must never take the bot down or leave "thinking"
-            text = describe(exc, context=f"chat in channel {turn.channel_id}")
+            text = describe(exc, context=f"chat in channel {turn.channel_id}", locale=locale)
             try:
                 if live.sent:
                     await live.fail(text)
@@ -113,6 +125,7 @@ class ChatCog(commands.Cog):
         self, interaction: discord.Interaction, message: app_commands.Range[str, 1, 4000]
     ) -> None:
         """A turn in this channel's conversation, same memory as mentions."""
+        await admit_interaction(self.limits, "chat", interaction)
         turn = TurnIn(
             channel_id=interaction.channel_id or interaction.user.id,
             guild_id=interaction.guild_id,
@@ -120,7 +133,8 @@ class ChatCog(commands.Cog):
             author_name=interaction.user.display_name,
             content=message.strip(),
         )
-        await self.answer(turn, LiveReply(InteractionTarget(interaction)))
+        locale = locale_of(interaction)
+        await self.answer(turn, LiveReply(InteractionTarget(interaction), locale=locale), locale)
 
     @app_commands.command(name="reset", description="Forget this channel's conversation")
     async def reset(self, interaction: discord.Interaction) -> None:
@@ -129,15 +143,18 @@ class ChatCog(commands.Cog):
             raise UserError(
                 "Resetting a shared channel's memory needs the Manage Channels permission.", kind="forbidden"
             )
-        view = ConfirmView(interaction.user.id, confirm_label="Forget")
+        locale = locale_of(interaction)
+        view = ConfirmView(interaction.user.id, confirm_label="Forget", locale=locale)
         await interaction.response.send_message(
-            "Forget everything I remember from this channel? This can't be undone.", view=view, ephemeral=True
+            t("Forget everything I remember from this channel? This can't be undone.", locale),
+            view=view,
+            ephemeral=True,
         )
         if await view.wait() or not view.result:
             return
         removed = await self.chat.reset(interaction.channel_id or interaction.user.id)
         await interaction.edit_original_response(
-            content=f"Done: I forgot {removed} messages here.", view=None
+            content=t("Done: I forgot {count} messages here.", locale, count=removed), view=None
         )
 
     persona = app_commands.Group(name="persona", description="This channel's instructions for the bot")
@@ -153,16 +170,25 @@ class ChatCog(commands.Cog):
             raise UserError("The persona can't be empty. Use `/persona clear` to remove it.", kind="empty")
         if len(prompt) > MAX_PERSONA:
             raise UserError(
-                f"The persona is too long: keep it under {MAX_PERSONA} characters.", kind="too_long"
+                "The persona is too long: keep it under {limit} characters.",
+                kind="too_long",
+                params={"limit": MAX_PERSONA},
             )
         await self.store.set_persona(self._channel(interaction), interaction.guild_id, prompt)
-        await interaction.response.send_message("Persona set for this channel.", ephemeral=True)
+        await interaction.response.send_message(
+            t("Persona set for this channel.", locale_of(interaction)), ephemeral=True
+        )
 
     @persona.command(name="show", description="Show this channel's system prompt")
     async def persona_show(self, interaction: discord.Interaction) -> None:
         """Show the channel's system prompt."""
         state = await self.store.channel_state(self._channel(interaction))
-        text = f"This channel's persona:\n>>> {state.persona}" if state.persona else "No persona is set here."
+        locale = locale_of(interaction)
+        text = (
+            t("This channel's persona:\n>>> {persona}", locale, persona=state.persona)
+            if state.persona
+            else t("No persona is set here.", locale)
+        )
         await interaction.response.send_message(text[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @persona.command(name="clear", description="Remove this channel's system prompt (needs Manage Channels)")
@@ -171,7 +197,9 @@ class ChatCog(commands.Cog):
         if interaction.guild_id is not None and not interaction.permissions.manage_channels:
             raise UserError("Clearing the persona needs the Manage Channels permission.", kind="forbidden")
         await self.store.set_persona(self._channel(interaction), interaction.guild_id, None)
-        await interaction.response.send_message("Persona cleared for this channel.", ephemeral=True)
+        await interaction.response.send_message(
+            t("Persona cleared for this channel.", locale_of(interaction)), ephemeral=True
+        )
 
     @staticmethod
     def _channel(interaction: discord.Interaction) -> int:

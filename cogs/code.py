@@ -21,7 +21,9 @@ from bot.code import (
 )
 from bot.errors import UserError
 from bot.files import CODE_LANGUAGES
+from bot.limits import Limits
 from bot.ui import InteractionTarget, LiveReply
+from cogs.access import admit_interaction
 from cogs.errors import describe, reply_error
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,7 @@ class CodeModal(discord.ui.Modal):
             language=self.language,
             instructions="\n".join(text for text in (self.given, self.instructions.value.strip()) if text),
             context=context,
+            admitted=True,
         )
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
@@ -109,9 +112,10 @@ class CodeCog(commands.Cog):
         name="code", description="Help with code: explain, review, fix, write tests, convert"
     )
 
-    def __init__(self, helper: CodeHelp, tree: app_commands.CommandTree) -> None:
+    def __init__(self, helper: CodeHelp, tree: app_commands.CommandTree, *, limits: Limits) -> None:
         self.helper = helper
         self.tree = tree
+        self.limits = limits
         self.menus = [
             app_commands.ContextMenu(name="Explain code", callback=self.explain_message),
             app_commands.ContextMenu(name="Review code", callback=self.review_message),
@@ -210,6 +214,7 @@ class CodeCog(commands.Cog):
     ) -> None:
         """Take the code from the options, or open the paste box when there is none."""
         if file is None and not (code or "").strip():
+            await admit_interaction(self.limits, "code", interaction)  # before anyone pastes into the box
             await interaction.response.send_modal(CodeModal(self, task, language, instructions))
             return
         snippets, context = snippets_from_text(code or "")
@@ -270,6 +275,7 @@ class CodeCog(commands.Cog):
         instructions: str | None = None,
         context: str = "",
         notes: Sequence[str] = (),
+        admitted: bool = False,
     ) -> None:
         """Check the request (bad input raises before anything is shown), then stream the answer."""
         request = CodeRequest(
@@ -285,6 +291,8 @@ class CodeCog(commands.Cog):
             notes=list(notes),
         )
         self.helper.prepare(request, None if task == "convert" else language)
+        if not admitted:
+            await admit_interaction(self.limits, "code", interaction)
         live = LiveReply(InteractionTarget(interaction))
         try:
             await live.start(PLACEHOLDER)

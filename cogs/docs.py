@@ -10,9 +10,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import UserError
+from bot.i18n import Msg, t
+from bot.limits import Limits
 from bot.llm import Who
+from bot.server_settings import ServerSettings
 from bot.text import split_message, truncate
-from bot.ui import NO_MENTIONS, Throttled
+from bot.ui import NO_MENTIONS, Throttled, locale_of
+from cogs.access import admit_interaction, admit_message
 from cogs.errors import describe
 from index.library import AddResult, Library, Where
 from index.query import Answer, Answerer
@@ -30,22 +34,26 @@ def where_of(channel: object, guild_id: int | None, user_id: int) -> Where:
     return Where(guild_id, getattr(channel, "id", user_id), user_id, parent)
 
 
-def summary_line(result: AddResult | UserError, name: str) -> str:
-    """One line of the upload summary."""
+def summary_line(result: AddResult | UserError, name: str, locale: object = None) -> str:
+    """One line of the upload summary, in the reader's language."""
     if isinstance(result, UserError):
-        return f"⚠️ **{name}**: {result.message}"
+        return f"⚠️ **{name}**: {result.localized(locale)}"
     doc = result.record
     if result.status == "unchanged":
-        return f"⏭️ **{doc.name}** is already indexed (same content), nothing to do."
-    pages = f"{doc.pages} pages, " if doc.pages else ""
-    verb = "replaced the earlier version" if result.status == "replaced" else "indexed"
-    chunks = f"{doc.chunks} chunk{'s' if doc.chunks != 1 else ''}"
-    return f"✅ **{doc.name}** {verb}: {pages}{chunks} in {result.seconds:.1f} s."
+        return t("⏭️ **{name}** is already indexed (same content), nothing to do.", locale, name=doc.name)
+    pages = Msg("{count} pages, ", count=doc.pages) if doc.pages else ""
+    chunks = Msg("1 chunk") if doc.chunks == 1 else Msg("{count} chunks", count=doc.chunks)
+    template = (
+        "✅ **{name}** replaced the earlier version: {pages}{chunks} in {seconds:.1f} s."
+        if result.status == "replaced"
+        else "✅ **{name}** indexed: {pages}{chunks} in {seconds:.1f} s."
+    )
+    return t(template, locale, name=doc.name, pages=pages, chunks=chunks, seconds=result.seconds)
 
 
-def sources_embed(answer: Answer) -> discord.Embed:
+def sources_embed(answer: Answer, locale: object = None) -> discord.Embed:
     """The sources of an answer, numbered like its citations."""
-    embed = discord.Embed(title="Sources", colour=discord.Colour.blurple())
+    embed = discord.Embed(title=t("Sources", locale), colour=discord.Colour.blurple())
     for s in answer.sources[:10]:
         where = f" — {s.location}" if s.location else ""
         embed.add_field(
@@ -54,17 +62,27 @@ def sources_embed(answer: Answer) -> discord.Embed:
     return embed
 
 
-def docs_embed(docs: Sequence) -> discord.Embed:
+def docs_embed(docs: Sequence, locale: object = None) -> discord.Embed:
     """The documents a channel may see."""
-    embed = discord.Embed(title=f"Documents here ({len(docs)})", colour=discord.Colour.blurple())
+    embed = discord.Embed(
+        title=t("Documents here ({count})", locale, count=len(docs)), colour=discord.Colour.blurple()
+    )
     lines = [
-        f"**{d.name}** · {d.kind} · {d.size / 1024:.0f} KB · {d.chunks} chunks · {d.scope} · "
-        f"added by {d.uploader_name} <t:{int(d.created_at)}:d>"
+        t(
+            "**{name}** · {kind} · {kb:.0f} KB · {chunks} chunks · {scope} · added by {uploader} {when}",
+            locale,
+            name=d.name,
+            kind=d.kind,
+            kb=d.size / 1024,
+            chunks=d.chunks,
+            scope=Msg(d.scope),
+            uploader=d.uploader_name,
+            when=f"<t:{int(d.created_at)}:d>",
+        )
         for d in docs
     ]
-    embed.description = (
-        truncate("\n".join(lines), 4000) if lines else "No documents yet: add some with `/docs add`."
-    )
+    empty = t("No documents yet: add some with `/docs add`.", locale)
+    embed.description = truncate("\n".join(lines), 4000) if lines else empty
     return embed
 
 
@@ -74,12 +92,21 @@ class DocsCog(commands.Cog):
     docs = app_commands.Group(name="docs", description="Your team's documents")
 
     def __init__(
-        self, library: Library, answerer: Answerer, *, max_files: int, watch_channels: frozenset[int]
+        self,
+        library: Library,
+        answerer: Answerer,
+        *,
+        max_files: int,
+        watch_channels: frozenset[int],
+        limits: Limits,
+        server: ServerSettings,
     ) -> None:
         self.library = library
         self.answerer = answerer
         self.max_files = max_files
         self.watch_channels = watch_channels
+        self.limits = limits
+        self.server = server
 
     # --- the one upload pipeline ------------------------------------------------------------
 
@@ -90,13 +117,14 @@ class DocsCog(commands.Cog):
         user: discord.abc.User,
         scope: str,
         show: Throttled,
+        locale: object = None,
     ) -> str:
         """Index each attachment independently; returns the summary to show."""
         if len(attachments) > self.max_files:
             raise UserError(
-                f"That's {len(attachments)} files; I take at most {self.max_files} at once. "
-                "Please upload them in smaller groups.",
+                "That's {count} files; I take at most {limit} at once. Please upload them in smaller groups.",
                 kind="too_many_files",
+                params={"count": len(attachments), "limit": self.max_files},
             )
         lines = []
         for attachment in attachments:
@@ -118,7 +146,7 @@ class DocsCog(commands.Cog):
                 result = UserError(
                     "I couldn't download this file from Discord. Please try again.", kind="download"
                 )
-            lines.append(summary_line(result, attachment.filename))
+            lines.append(summary_line(result, attachment.filename, locale))
         return "\n".join(lines)
 
     @docs.command(name="add", description="Add documents for the bot to answer from")
@@ -133,11 +161,15 @@ class DocsCog(commands.Cog):
         scope: app_commands.Choice[str] | None = None,
     ) -> None:
         """Index up to three files with progress and a summary."""
+        await admit_interaction(self.limits, "docs", interaction)
         await interaction.response.defer(thinking=True)
         files = [f for f in (file, file2, file3) if f is not None]
         where = where_of(interaction.channel, interaction.guild_id, interaction.user.id)
-        show = Throttled(lambda text: interaction.edit_original_response(content=text))
-        summary = await self.ingest(files, where, interaction.user, scope.value if scope else "server", show)
+        locale = locale_of(interaction)
+        show = Throttled(lambda text: interaction.edit_original_response(content=t(text, locale)))
+        summary = await self.ingest(
+            files, where, interaction.user, scope.value if scope else "server", show, locale
+        )
         await interaction.edit_original_response(content=summary, allowed_mentions=NO_MENTIONS)
 
     @commands.Cog.listener()
@@ -146,22 +178,33 @@ class DocsCog(commands.Cog):
         if message.author.bot or not message.attachments:
             return
         me = message.guild.me if message.guild else message._state.user
-        watched = message.channel.id in self.watch_channels
+        watched = message.channel.id in self.watch_channels or (
+            message.guild is not None
+            and (await self.server.config(message.guild.id)).upload_channel == message.channel.id
+        )
         mentioned = me is not None and me in message.mentions
         if not (watched or mentioned or message.guild is None):
             return
         files = [a for a in message.attachments if not (a.content_type or "").startswith("image/")]
         if not files:
             return
+        try:
+            await admit_message(self.limits, "docs", message)
+        except UserError as refused:  # before "Reading your files…": nothing is left half-done
+            await message.reply(
+                refused.localized(locale_of(message)), mention_author=False, allowed_mentions=NO_MENTIONS
+            )
+            return
+        locale = locale_of(message)
         where = where_of(message.channel, message.guild.id if message.guild else None, message.author.id)
         status = await message.reply(
-            "📄 Reading your files…", mention_author=False, allowed_mentions=NO_MENTIONS
+            t("📄 Reading your files…", locale), mention_author=False, allowed_mentions=NO_MENTIONS
         )
-        show = Throttled(lambda text: status.edit(content=text))
+        show = Throttled(lambda text: status.edit(content=t(text, locale)))
         try:
-            summary = await self.ingest(files, where, message.author, "server", show)
+            summary = await self.ingest(files, where, message.author, "server", show, locale)
         except Exception as exc:  # a bad upload must never take the listener down
-            summary = f"⚠️ {describe(exc, context='upload from a message')}"
+            summary = f"⚠️ {describe(exc, context='upload from a message', locale=locale)}"
         await status.edit(content=summary, allowed_mentions=NO_MENTIONS)
 
     # --- browsing and removing --------------------------------------------------------------
@@ -171,7 +214,8 @@ class DocsCog(commands.Cog):
         """Name, size, chunks, uploader and date of each visible document."""
         where = where_of(interaction.channel, interaction.guild_id, interaction.user.id)
         docs = await self.library.visible(where)
-        await interaction.response.send_message(embed=docs_embed(docs), ephemeral=True)
+        embed = docs_embed(docs, locale_of(interaction))
+        await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @docs.command(name="remove", description="Remove a document (its uploader or Manage Server)")
     @app_commands.describe(document="The document to remove")
@@ -181,7 +225,9 @@ class DocsCog(commands.Cog):
         can_manage = interaction.guild_id is None or interaction.permissions.manage_guild
         doc = await self.library.remove(document, where, user_id=interaction.user.id, can_manage=can_manage)
         await interaction.response.send_message(
-            f"Removed **{doc.name}**.", ephemeral=True, allowed_mentions=NO_MENTIONS
+            t("Removed **{name}**.", locale_of(interaction), name=doc.name),
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
         )
 
     @docs_remove.autocomplete("document")
@@ -203,13 +249,19 @@ class DocsCog(commands.Cog):
     @app_commands.describe(question="Your question")
     async def ask(self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 1000]) -> None:
         """A cited answer from the documents in scope."""
+        await admit_interaction(self.limits, "ask", interaction)
         await interaction.response.defer(thinking=True)
         where = where_of(interaction.channel, interaction.guild_id, interaction.user.id)
         answer = await self.answerer.answer(
-            question, where, who=Who(interaction.guild_id, interaction.user.id, "ask")
+            question,
+            where,
+            who=Who(interaction.guild_id, interaction.user.id, "ask"),
+            model=await self.server.chat_model(interaction.guild_id),
         )
-        pages = split_message(answer.text) or ["…"]
-        embeds = [sources_embed(answer)] if answer.sources else []
+        locale = locale_of(interaction)
+        text = answer.text if answer.found else t(answer.text, locale)
+        pages = split_message(text) or ["…"]
+        embeds = [sources_embed(answer, locale)] if answer.sources else []
         await interaction.edit_original_response(
             content=pages[0], embeds=embeds if len(pages) == 1 else [], allowed_mentions=NO_MENTIONS
         )

@@ -10,33 +10,50 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import UserError
-from bot.ui import NO_MENTIONS
+from bot.i18n import t
+from bot.ui import NO_MENTIONS, locale_of
 
 log = logging.getLogger("teambot.errors")
+# Where Discord's UI name differs from the flag's own words.
+_DISCORD_NAMES = {
+    "manage_guild": "Manage Server",
+    "read_messages": "View Channels",
+    "view_channel": "View Channels",
+}
 
 
-def describe(exc: BaseException, *, context: str = "") -> str:
-    """What to tell the user about an exception; unexpected ones are logged with an error id."""
+def permission_names(permissions: list[str], locale: object = None) -> str:
+    """Discord permission flags ("manage_guild") as the names Discord shows, in the locale's language."""
+    names = [_DISCORD_NAMES.get(p, p.replace("_", " ").title()) for p in permissions]
+    return t(", ", locale).join(t(name, locale) for name in names)
+
+
+def describe(exc: BaseException, *, context: str = "", locale: object = None) -> str:
+    """What to tell the user about an exception, in the locale's language; unexpected ones get an error id."""
     original = getattr(exc, "original", None) or getattr(exc, "__cause__", None)
     if isinstance(exc, app_commands.CommandInvokeError | commands.CommandInvokeError) and original:
         exc = original
     if isinstance(exc, UserError):
-        return exc.message
+        return exc.localized(locale)
     if isinstance(exc, app_commands.MissingPermissions | commands.MissingPermissions):
-        needed = ", ".join(p.replace("_", " ").title() for p in exc.missing_permissions)
-        return f"You need the {needed} permission to do that."
+        needed = permission_names(exc.missing_permissions, locale)
+        return t("You need the {needed} permission to do that.", locale, needed=needed)
     if isinstance(exc, app_commands.BotMissingPermissions | commands.BotMissingPermissions):
-        needed = ", ".join(p.replace("_", " ").title() for p in exc.missing_permissions)
-        return f"I need the {needed} permission here to do that."
+        needed = permission_names(exc.missing_permissions, locale)
+        return t("I need the {needed} permission here to do that.", locale, needed=needed)
     if isinstance(exc, app_commands.NoPrivateMessage | commands.NoPrivateMessage):
-        return "This command only works in a server."
+        return t("This command only works in a server.", locale)
     if isinstance(exc, app_commands.CommandOnCooldown):
-        return f"Slow down a little: try again in {exc.retry_after:.0f} seconds."
+        return t("Slow down a little: try again in {seconds:.0f} seconds.", locale, seconds=exc.retry_after)
     if isinstance(exc, app_commands.CheckFailure):
-        return str(exc) or "You can't use this command here."
+        return str(exc) or t("You can't use this command here.", locale)
     error_id = secrets.token_hex(4)
     log.error("error %s %s", error_id, context, exc_info=exc)
-    return f"Something went wrong on my side (error id `{error_id}`). It has been logged; please try again."
+    return t(
+        "Something went wrong on my side (error id `{error_id}`). It has been logged; please try again.",
+        locale,
+        error_id=error_id,
+    )
 
 
 async def reply_error(interaction: discord.Interaction, text: str) -> None:
@@ -70,4 +87,4 @@ class ErrorsCog(commands.Cog):
     ) -> None:
         """Reply to a failed slash command."""
         name = interaction.command.qualified_name if interaction.command else "?"
-        await reply_error(interaction, describe(error, context=f"in /{name}"))
+        await reply_error(interaction, describe(error, context=f"in /{name}", locale=locale_of(interaction)))

@@ -15,8 +15,10 @@ from discord.ext import commands
 
 from bot.errors import UserError
 from bot.images import MAX_INPUT_BYTES, SIZE_NAMES, ImageResult, ImageService, ProgressSink, Requester
+from bot.limits import Limits
 from bot.text import truncate
 from bot.ui import NO_MENTIONS, Throttled, to_files
+from cogs.access import admit_interaction
 from cogs.errors import describe, reply_error
 
 SIZE_CHOICES = [app_commands.Choice(name=name, value=name) for name in SIZE_NAMES]
@@ -114,9 +116,10 @@ class ImagesCog(commands.Cog):
 
     image = app_commands.Group(name="image", description="Work on images")
 
-    def __init__(self, bot: commands.Bot, images: ImageService) -> None:
+    def __init__(self, bot: commands.Bot, images: ImageService, *, limits: Limits) -> None:
         self.bot = bot
         self.images = images
+        self.limits = limits
 
     async def cog_load(self) -> None:
         """Listen for the buttons of every earlier result, including those sent before a restart."""
@@ -151,6 +154,7 @@ class ImagesCog(commands.Cog):
             lambda progress: self.images.generate(
                 prompt, by, size=size, count=count, quality=quality, on_progress=progress
             ),
+            images=count,
         )
 
     @image.command(name="edit", description="Edit an uploaded image following a description")
@@ -201,9 +205,10 @@ class ImagesCog(commands.Cog):
 
         await self.run(interaction, f"🔀 Making a variation of image {index}…", work)
 
-    async def run(self, interaction: discord.Interaction, label: str, work: Work) -> None:
+    async def run(self, interaction: discord.Interaction, label: str, work: Work, *, images: int = 1) -> None:
         """Defer at once, show progress, then the images with their buttons (or the error in their place)."""
         try:
+            await admit_interaction(self.limits, "images", interaction, images=images)
             if not interaction.response.is_done():
                 await interaction.response.defer(thinking=True)
             progress = Progress(interaction, label)

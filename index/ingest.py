@@ -29,7 +29,7 @@ from bs4 import (
     Tag,
 )
 from llama_index.core.node_parser import SentenceSplitter
-from llama_index.core.schema import Document, NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.schema import Document, MetadataMode, NodeRelationship, RelatedNodeInfo, TextNode
 from pypdf.errors import DependencyError, FileNotDecryptedError
 
 from bot.errors import UserError
@@ -41,7 +41,9 @@ from bot.files import (
     safe_filename,
     sniff_kind,
 )
+from bot.i18n import Msg
 from bot.tokens import encode, ensure_tiktoken_offline, get_encoding
+from index.boilerplate import drop_chrome
 
 log = logging.getLogger(__name__)
 
@@ -93,44 +95,51 @@ class ParsedDocument:
 def too_large(name: str, size: int, limit: int) -> UserError:
     """The refusal for a file over the size limit."""
     return UserError(
-        f"'{name}' is {format_mb(size)}; the limit is {format_mb(limit)}. "
+        "'{name}' is {size}; the limit is {limit}. "
         "Split it into smaller files or remove images, then upload again.",
         kind="too_large",
+        params={"name": name, "size": format_mb(size), "limit": format_mb(limit)},
     )
 
 
 def _empty(name: str, kind: str) -> UserError:
     if kind == "pdf":
         return UserError(
-            f"'{name}' has no text I can read: it looks like a scanned document (pictures of pages). "
+            "'{name}' has no text I can read: it looks like a scanned document (pictures of pages). "
             "Run it through OCR (text recognition, e.g. in Adobe Acrobat or your scanner's app) "
             "and upload the result.",
             kind="empty",
+            params={"name": name},
         )
-    return UserError(f"'{name}' has no text in it, so there is nothing to index.", kind="empty")
+    return UserError(
+        "'{name}' has no text in it, so there is nothing to index.", kind="empty", params={"name": name}
+    )
 
 
 def _corrupt(name: str, what: str, detail: str = "") -> UserError:
-    detail = f" ({detail})" if detail else ""
+    shown = Msg(" ({detail})", detail=Msg(detail)) if detail else ""
     return UserError(
-        f"I couldn't open '{name}': it looks damaged or incomplete{detail}. "
-        f"If it opens on your computer, save or export it as {what} again and upload that.",
+        "I couldn't open '{name}': it looks damaged or incomplete{detail}. "
+        "If it opens on your computer, save or export it as {what} again and upload that.",
         kind="corrupt",
+        params={"name": name, "detail": shown, "what": Msg(what)},
     )
 
 
 def _encrypted(name: str, what: str) -> UserError:
     return UserError(
-        f"'{name}' is a password-protected {what}: remove the password and upload it again.",
+        "'{name}' is a password-protected {what}: remove the password and upload it again.",
         kind="encrypted",
+        params={"name": name, "what": Msg(what)},
     )
 
 
 def _zip_bomb(name: str, expanded: int) -> UserError:
     return UserError(
-        f"'{name}' would expand to {format_mb(expanded)} when opened, far more than a real document, "
+        "'{name}' would expand to {size} when opened, far more than a real document, "
         "so I won't open it. If it is a genuine document, save it again from Word and upload that.",
         kind="zip_bomb",
+        params={"name": name, "size": format_mb(expanded)},
     )
 
 
@@ -144,19 +153,22 @@ def parse_document(data: bytes, filename: str, *, max_bytes: int = MAX_BYTES) ->
     if len(data) > max_bytes:
         raise too_large(name, len(data), max_bytes)
     if not data:
-        raise UserError(f"'{name}' is empty (0 bytes).", kind="empty")
+        raise UserError("'{name}' is empty (0 bytes).", kind="empty", params={"name": name})
     try:
         kind = sniff_kind(data, filename)
         parsed = _PARSERS[kind](data, filename)
     except UserError as error:
         if f"'{name}'" in error.message:
             raise
-        raise UserError(f"'{name}': {error.message}", kind=error.kind) from error
+        raise UserError(
+            "'{name}': {reason}", kind=error.kind, params={"name": name, "reason": error}
+        ) from error
     except RecursionError:
         raise UserError(
-            f"I couldn't read '{name}': its structure is nested too deeply. Save it in a simpler form "
+            "I couldn't read '{name}': its structure is nested too deeply. Save it in a simpler form "
             "(for example as plain text or PDF) and upload that.",
             kind="corrupt",
+            params={"name": name},
         ) from None
     if not any(section.text.strip() for section in parsed.sections):
         raise _empty(name, parsed.kind)
@@ -361,9 +373,9 @@ def _last_descendant(tag: Tag) -> PageElement:
     return last
 
 
-def html_blocks(html: str) -> tuple[list[Block], str]:
-    """Readable text of an HTML page as heading and body blocks, without scripts, styles or navigation;
-    returns the page title too."""
+def html_blocks(html: str, *, drop_link_lists: bool = True) -> tuple[list[Block], str]:
+    """Readable text of an HTML page as heading and body blocks, without scripts, styles or navigation
+    (menus, tables of contents, link lists); returns the page title too."""
     soup = BeautifulSoup(html, "html.parser")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     for tag in soup.find_all(_DROP_TAGS):
@@ -378,6 +390,8 @@ def html_blocks(html: str) -> tuple[list[Block], str]:
         for tag in root.find_all(("header", "footer")):
             if tag.find_parent(("article", "main")) is None:
                 tag.decompose()
+    if drop_link_lists:
+        drop_chrome(root)
 
     blocks: list[Block] = []
     parts: list[str] = []
@@ -442,6 +456,8 @@ def html_blocks(html: str) -> tuple[list[Block], str]:
 def _parse_html(data: bytes, filename: str) -> ParsedDocument:
     text, encoding = _decode_html(data)
     blocks, title = html_blocks(text)
+    if not any(level is None and body.strip() for level, body in blocks):
+        blocks, title = html_blocks(text, drop_link_lists=False)  # a page that is only links: keep them
     return ParsedDocument("html", _sections(blocks, title=title), encoding=encoding)
 
 
@@ -465,9 +481,10 @@ def _delimiter(sample: str, filename: str) -> str:
 
 def _too_many_columns(name: str, columns: int) -> UserError:
     return UserError(
-        f"'{name}' has {columns:,} columns; I can index at most {MAX_COLUMNS:,}. "
+        "'{name}' has {columns:,} columns; I can index at most {limit:,}. "
         "Check that it really is a CSV table, or split it into smaller tables.",
         kind="too_many_columns",
+        params={"name": name, "columns": columns, "limit": MAX_COLUMNS},
     )
 
 
@@ -503,7 +520,7 @@ def _parse_csv(data: bytes, filename: str) -> ParsedDocument:
         if records:
             sections.append(_csv_section(records, first_row, row_number))
     except csv.Error:
-        raise _corrupt(name, "CSV", f"line {reader.line_num} could not be read") from None
+        raise _corrupt(name, "CSV", Msg("line {line} could not be read", line=reader.line_num)) from None
     if not sections and header:
         sections.append(Document(text=_tidy("Columns: " + ", ".join(header)), metadata={"section": "header"}))
     return ParsedDocument("csv", sections, encoding=encoding)
@@ -538,7 +555,7 @@ def _read_member(archive: zipfile.ZipFile, member: str, name: str, archive_size:
         with archive.open(member) as stream:
             content = stream.read(limit + 1)
     except KeyError:
-        raise _corrupt(name, "a Word document (.docx)", f"{member} is missing") from None
+        raise _corrupt(name, "a Word document (.docx)", Msg("{member} is missing", member=member)) from None
     except _ZIP_ERRORS:
         raise _corrupt(name, "a Word document (.docx)") from None
     if len(content) > limit:
@@ -868,6 +885,19 @@ def chunk_document(
             node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=doc_id)
             nodes.append(node)
     return nodes
+
+
+def embedding_inputs(node: TextNode, max_tokens: int | None) -> list[str]:
+    """What to embed for a chunk: its text under its file name and section, cut into windows of at most
+    `max_tokens` when the embedding model would not read it whole."""
+    whole = node.get_content(metadata_mode=MetadataMode.EMBED)
+    if max_tokens is None or _token_count(whole) <= max_tokens:
+        return [whole]
+    metadata = node.get_metadata_str(MetadataMode.EMBED)
+    budget = max(MIN_CHUNK_TOKENS, max_tokens - _token_count(metadata) - 2)
+    parts = _sentence_splitter(budget, budget // 8).split_text(node.get_content())
+    template = node.text_template
+    return [template.format(metadata_str=metadata, content=part).strip() for part in parts if part.strip()]
 
 
 def _chunk_section(kind: str, text: str, budget: int, overlap: int) -> Iterator[tuple[str, dict[str, str]]]:

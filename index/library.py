@@ -10,13 +10,22 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import numpy as np
 from llama_index.core.schema import TextNode
 
 from bot.errors import UserError
 from bot.files import safe_filename
+from bot.i18n import Msg
 from bot.llm import LLM, Who
 from bot.store import DocumentRecord, Store
-from index.ingest import chunk_document, parse_document, too_large
+from index.ingest import (
+    DEFAULT_CHUNK_TOKENS,
+    DEFAULT_OVERLAP,
+    chunk_document,
+    embedding_inputs,
+    parse_document,
+    too_large,
+)
 from index.vectors import VectorStore
 
 log = logging.getLogger(__name__)
@@ -72,11 +81,24 @@ class AddResult:
 class Library:
     """The document pipeline shared by /docs add, mentions with files, watched channels and the CLI."""
 
-    def __init__(self, store: Store, vectors: VectorStore, llm: LLM, *, max_bytes: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        vectors: VectorStore,
+        llm: LLM,
+        *,
+        max_bytes: int,
+        chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
+        overlap: int = DEFAULT_OVERLAP,
+        embed_tokens: int | None = None,
+    ) -> None:
         self.store = store
         self.vectors = vectors
         self.llm = llm
         self.max_bytes = max_bytes
+        self.chunk_tokens = chunk_tokens
+        self.overlap = overlap
+        self.embed_tokens = embed_tokens
         self._embed_slots = asyncio.Semaphore(EMBED_CONCURRENCY)
         self._scope_locks: dict[str, asyncio.Lock] = {}
 
@@ -121,7 +143,7 @@ class Library:
             same = await self.store.documents([key], sha256=digest)
             if same:
                 return AddResult(name, "unchanged", same[0])
-            await _say(progress, f"Reading **{name}**…")
+            await _say(progress, Msg("Reading **{name}**…", name=name))
             parsed = await asyncio.to_thread(parse_document, data, name, max_bytes=self.max_bytes)
             doc_id = uuid.uuid4().hex
             extra = {
@@ -132,10 +154,20 @@ class Library:
                 "channel": where.channel_id,
             }
             nodes = await asyncio.to_thread(
-                chunk_document, parsed, doc_id=doc_id, filename=name, extra_metadata=extra
+                chunk_document,
+                parsed,
+                doc_id=doc_id,
+                filename=name,
+                extra_metadata=extra,
+                chunk_tokens=self.chunk_tokens,
+                overlap=self.overlap,
             )
             if not nodes:
-                raise UserError(f"'{name}' has no text in it, so there is nothing to index.", kind="empty")
+                raise UserError(
+                    "'{name}' has no text in it, so there is nothing to index.",
+                    kind="empty",
+                    params={"name": name},
+                )
             record = DocumentRecord(
                 doc_id,
                 where.shard,
@@ -176,8 +208,15 @@ class Library:
             await self.store.delete_document(doc_id)
 
     async def _embed(self, nodes: list[TextNode], who: Who, name: str, progress: Progress | None) -> None:
-        """Embed every node in batches, a few batches at a time, reporting progress."""
-        texts = [n.get_content(metadata_mode="embed") for n in nodes]
+        """Embed every node in batches, a few batches at a time, reporting progress; a chunk longer than
+        the embedding model reads is embedded in windows and gets their length-weighted mean."""
+        texts: list[str] = []
+        owner: list[int] = []
+        for index, node in enumerate(nodes):
+            for text in embedding_inputs(node, self.embed_tokens):
+                texts.append(text)
+                owner.append(index)
+        parts: list[list[tuple[int, list[float]]]] = [[] for _ in nodes]
         batches = [range(i, min(i + EMBED_BATCH, len(texts))) for i in range(0, len(texts), EMBED_BATCH)]
         done = 0
 
@@ -190,11 +229,21 @@ class Library:
                     "The embedding service answered incompletely. Please try again.", kind="bad_response"
                 )
             for i, vector in zip(batch, vectors, strict=True):
-                nodes[i].embedding = vector
+                parts[owner[i]].append((len(texts[i]), vector))
             done += len(batch)
-            await _say(progress, f"Indexing **{name}**: {done} of {len(nodes)} chunks embedded…")
+            await _say(
+                progress,
+                Msg(
+                    "Indexing **{name}**: {done} of {total} chunks embedded…",
+                    name=name,
+                    done=done * len(nodes) // len(texts),
+                    total=len(nodes),
+                ),
+            )
 
         await asyncio.gather(*(one(b) for b in batches))
+        for node, windows in zip(nodes, parts, strict=True):
+            node.embedding = _mean(windows)
 
     async def visible(self, where: Where) -> list[DocumentRecord]:
         """The ready documents a channel may see."""
@@ -207,13 +256,37 @@ class Library:
             raise UserError("I can't find that document here. Pick one from the list.", kind="not_found")
         if doc.uploader_id != user_id and not can_manage:
             raise UserError(
-                f"Only {doc.uploader_name}, who added '{doc.name}', "
-                "or someone with Manage Server can remove it.",
+                "Only {uploader}, who added '{name}', or someone with Manage Server can remove it.",
                 kind="forbidden",
+                params={"uploader": doc.uploader_name, "name": doc.name},
             )
         await asyncio.to_thread(self.vectors.delete_document, doc.id)
         await self.store.delete_document(doc.id)
         return doc
+
+    async def uploaded_by(self, user_id: int) -> list[DocumentRecord]:
+        """Every ready document a user uploaded, in any server, channel or DM."""
+        return await self.store.documents_uploaded_by(user_id)
+
+    async def forget_uploader(self, user_id: int) -> list[DocumentRecord]:
+        """Remove every document a user uploaded, vectors first so no chunk outlives its record."""
+        removed = []
+        for doc in await self.uploaded_by(user_id):
+            async with self._scope_locks.setdefault(f"{doc.scope_key}/{doc.name}", asyncio.Lock()):
+                await asyncio.to_thread(self.vectors.delete_document, doc.id)
+                await self.store.delete_document(doc.id)
+            removed.append(doc)
+        return removed
+
+
+def _mean(windows: list[tuple[int, list[float]]]) -> list[float]:
+    """One vector for a chunk from its windows' vectors, each counted by its length."""
+    if len(windows) == 1:
+        return windows[0][1]
+    matrix = np.asarray([vector for _, vector in windows], dtype=np.float64)
+    matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    mean = np.asarray([weight for weight, _ in windows], dtype=np.float64) @ matrix
+    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).tolist()
 
 
 async def _say(progress: Progress | None, text: str) -> None:

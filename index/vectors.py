@@ -331,7 +331,8 @@ class VectorStore(BasePydanticVectorStore):
         try:
             yield db
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:  # SQLite may have rolled back already (disk full, I/O error)
+                db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
 
@@ -364,6 +365,8 @@ class VectorStore(BasePydanticVectorStore):
         with self._write_lock:
             with self._transaction() as db:
                 change = self._apply_to_db(db, list(doc_ids), rows, vectors)
+            if rows:
+                self._dim = vectors.shape[1]
             self._apply_to_cache(change)
         return change
 
@@ -426,7 +429,6 @@ class VectorStore(BasePydanticVectorStore):
                 "INSERT INTO settings (key, value) VALUES ('dimensions', ?) ON CONFLICT (key) DO NOTHING",
                 (str(vectors.shape[1]),),
             )
-            self._dim = vectors.shape[1]
         versions: dict[str, int] = {}
         for shard in sorted({s for _, s, _ in removed} | {row.shard for row in rows}):
             (versions[shard],) = db.execute(

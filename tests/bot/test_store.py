@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import aiosqlite
 import pytest
 
-from bot.store import Store, UsageRecord, migration_scripts
+from bot.store import DocumentRecord, Store, UsageRecord, migration_scripts
 
 
 async def add(store: Store, channel: int, content: str, tokens: int = 10, guild: int | None = 1) -> int:
@@ -107,4 +108,36 @@ async def test_usage_totals_by_user_and_guild(tmp_path: Path) -> None:
     await store.record_usage(UsageRecord(2, 7, "image", "i", images=2))
     assert await store.usage_totals(since=0, user_id=7) == (10, 5, 2)
     assert await store.usage_totals(since=0, guild_id=1) == (11, 6, 0)
+    await store.close()
+
+
+def document(doc_id: str, name: str) -> DocumentRecord:
+    return DocumentRecord(
+        doc_id, "1", "server", "server:1", 1, 2, name, "text", 10, doc_id * 8, None, 0, 7, "Ann", "indexing",
+        1.0,
+    )
+
+
+async def test_concurrent_transactions_do_not_collide(tmp_path: Path) -> None:
+    store = await Store(tmp_path / "db.sqlite3").open()
+    for doc_id in ("a", "b", "c"):
+        await store.add_document(document(doc_id, f"{doc_id}.md"))
+    await asyncio.gather(*(store.finish_document(d, 3, []) for d in ("a", "b", "c")))
+    assert {d.id for d in await store.documents(["server:1"])} == {"a", "b", "c"}
+    await store.close()
+
+
+async def test_a_write_beside_a_failing_transaction_is_not_rolled_back_with_it(tmp_path: Path) -> None:
+    store = await Store(tmp_path / "db.sqlite3").open()
+
+    async def failing() -> None:
+        async with store.transaction() as db:
+            await db.execute("INSERT INTO meta (key, value) VALUES ('half', 'done')")
+            await asyncio.sleep(0.05)  # other coroutines write meanwhile
+            raise RuntimeError("the second step failed")
+
+    results = await asyncio.gather(failing(), add(store, 5, "acknowledged"), return_exceptions=True)
+    assert isinstance(results[0], RuntimeError)
+    assert [t.content for t in await store.all_turns(5)] == ["acknowledged"]
+    assert await store.get_meta("half") is None
     await store.close()

@@ -192,6 +192,7 @@ class FakeDiscord:
         bot_name: str = "teambot",
         echo: bool = True,
         interaction_deadline: float = 3.0,
+        token: str = "fake-token",
     ) -> None:
         self.server = server or FakeDiscordServer(
             bot_name=bot_name, interaction_deadline=interaction_deadline
@@ -199,6 +200,7 @@ class FakeDiscord:
         self.server.hooks = self
         self.bot = bot
         self.echo = echo
+        self.token = token  # the bot logs in with it: tests can check that it never leaks
         self.errors: list[BaseException] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._events: dict[str, tuple[Any, ...]] = {}
@@ -270,7 +272,7 @@ class FakeDiscord:
             return forward(event, *args, **kwargs)
 
         state.dispatch = dispatch
-        await bot.login("fake-token")
+        await bot.login(self.token)
         for guild_id in server.guilds:
             if guild_id not in server.left_guilds:
                 state._add_guild_from_data(server.full_guild(guild_id))

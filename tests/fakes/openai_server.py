@@ -22,8 +22,8 @@ Behaviour in short:
   GPT image models refuse parts whose mimetype is not png/jpeg/webp, as OpenAI does.
 - Moderation flags any input containing ``flag_word`` (default ``FLAGME``) in ``flag_categories``.
 - ``context_limit`` (None by default) answers ``context_length_exceeded`` for longer chat prompts.
-- ``fail_next(kind, times, path)`` queues failures, each consumed by one request (to ``path`` only,
-  if given) after the API key check passed:
+- ``fail_next(kind, times, path, containing=...)`` queues failures, each consumed by one request (to
+  ``path`` only, and whose raw body contains ``containing``, if given) after the API key check passed:
 
   ``rate_limit``         429 ``rate_limit_exceeded``, ``Retry-After`` and ``retry-after-ms`` (``retry_after``)
   ``quota``              429 ``insufficient_quota``
@@ -55,6 +55,7 @@ import math
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -338,6 +339,7 @@ def _mask_key(key: str) -> str:
 class _Failure:
     kind: str
     path: str | None
+    containing: bytes | None = None
 
 
 def _api_path(path: str) -> str:
@@ -466,11 +468,14 @@ class FakeOpenAI:
             text = str(reply)
             self._responder = lambda _request: text
 
-    def fail_next(self, kind: str, times: int = 1, path: str | None = None) -> None:
-        """Make the next `times` requests (to `path` only, if given) fail as `kind`."""
+    def fail_next(
+        self, kind: str, times: int = 1, path: str | None = None, *, containing: str | None = None
+    ) -> None:
+        """Make the next `times` requests (to `path`, whose body contains `containing`, if given) fail."""
         if kind not in FAILURE_KINDS:
             raise ValueError(f"unknown failure kind {kind!r}; use one of {sorted(FAILURE_KINDS)}")
-        failure = _Failure(kind, None if path is None else _api_path(path))
+        marker = None if containing is None else containing.encode("utf-8")
+        failure = _Failure(kind, None if path is None else _api_path(path), marker)
         with self._lock:
             self._failures.extend([failure] * times)
 
@@ -514,10 +519,12 @@ class FakeOpenAI:
         with self._lock:
             self._requests.append(request)
 
-    def _take_failure(self, path: str) -> str | None:
+    def _take_failure(self, path: str, body: bytes = b"") -> str | None:
         with self._lock:
             for i, failure in enumerate(self._failures):
-                if failure.path is None or failure.path == path:
+                if (failure.path is None or failure.path == path) and (
+                    failure.containing is None or failure.containing in body
+                ):
                     return self._failures.pop(i).kind
         return None
 
@@ -569,6 +576,13 @@ class _Server(ThreadingHTTPServer):
     ) -> None:
         self.fake = fake
         super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client killed mid-request (the crash tests SIGKILL the bot) resets its connections: not a fault.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            log.debug("fake-openai: client %s went away", client_address)
+            return
+        super().handle_error(request, client_address)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         # Tracked so stop() can close idle keep-alive connections and join their threads.
@@ -632,6 +646,8 @@ def _int_param(value: Any, name: str, default: int, low: int, high: int) -> int:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Streams are many small writes: with Nagle's algorithm each waits for the client's delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
     server: _Server
     _headers_sent = False
 
@@ -718,7 +734,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             self._check_auth()
-            failure = fake._take_failure(path)
+            failure = fake._take_failure(path, body)
             if failure is not None:
                 self._fail(failure, request)
                 return

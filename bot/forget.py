@@ -1,0 +1,87 @@
+"""Data deletion: everything stored about one user, for /forget-me and `teambot purge --user ID`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.config import Settings
+from bot.i18n import t
+from bot.store import Store, UserFootprint
+from index.library import Library
+
+NOTHING_STORED = "I don't store anything about you."
+SUMMARY_LINES = (
+    ("turns", "• {count} of your messages in my conversation memory (every server and DM)"),
+    ("answers", "• {count} of my answers to them"),
+    ("summaries", "• {count} conversation summaries that include them (rebuilt without you)"),
+    ("images", "• {count} records of images you made (prompts included)"),
+    ("usage_rows", "• {count} usage records: kept only as anonymous totals, so server budgets stay right"),
+    ("documents", "• {count} documents you uploaded, if you choose to delete them too"),
+)
+DONE_LINES = (
+    ("turns", "• {count} of your messages in my conversation memory"),
+    ("answers", "• {count} of my answers to them"),
+    ("summaries", "• {count} conversation summaries that included them"),
+    ("images", "• {count} records of images you made"),
+    ("usage_rows", "• {count} usage records, now anonymous totals"),
+    ("documents", "• {count} documents you uploaded, with their search index"),
+)
+
+
+class Forgetter:
+    """Finds and deletes what the store and the document index hold about a user."""
+
+    def __init__(self, store: Store, library: Library) -> None:
+        self.store = store
+        self.library = library
+
+    async def footprint(self, user_id: int) -> UserFootprint:
+        """What is stored about the user now."""
+        return await self.store.user_footprint(user_id)
+
+    async def forget(self, user_id: int, *, documents: bool) -> UserFootprint:
+        """Delete it all (their documents only when `documents`); returns what was removed."""
+        removed = await self.library.forget_uploader(user_id) if documents else []
+        done = await self.store.forget_user(user_id)
+        return replace(done, documents=len(removed))
+
+
+def footprint_lines(found: UserFootprint, locale: object = None, *, done: bool = False) -> list[str]:
+    """One line per kind of data stored (or, with `done`, deleted), in the reader's language."""
+    templates = DONE_LINES if done else SUMMARY_LINES
+    return [t(text, locale, count=getattr(found, name)) for name, text in templates if getattr(found, name)]
+
+
+def is_empty(found: UserFootprint) -> bool:
+    """Whether nothing at all is stored."""
+    return not any(getattr(found, name) for name, _ in SUMMARY_LINES)
+
+
+async def purge(settings: Settings, user_id: int, *, keep_documents: bool, dry_run: bool) -> int:
+    """`teambot purge --user ID`: print what is stored about the user, then delete it."""
+    from bot.services import Services
+
+    services = await Services.create(settings)
+    try:
+        forgetter = Forgetter(services.store, services.library)
+        found = await forgetter.footprint(user_id)
+        if is_empty(found):
+            print(f"Nothing is stored about user {user_id}.")
+            return 0
+        print(
+            f"Stored about user {user_id}: {found.turns} messages, {found.answers} answers to them, "
+            f"{found.summaries} summaries including them, {found.images} image records, "
+            f"{found.usage_rows} usage records, {found.documents} documents."
+        )
+        if dry_run:
+            print("Dry run: nothing deleted.")
+            return 0
+        done = await forgetter.forget(user_id, documents=not keep_documents)
+    finally:
+        await services.aclose()
+    print(
+        f"Deleted {done.turns} messages, {done.answers} answers, {done.images} image records and "
+        f"{done.documents} documents; cleared {done.summaries} summaries; anonymised {done.usage_rows} "
+        "usage records." + (" Documents kept." if keep_documents else "")
+    )
+    return 0
