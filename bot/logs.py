@@ -1,11 +1,9 @@
-"""Logging through discord.py's setup_logging, with secrets masked in every record."""
+"""Secrets masked in every log record and in the rendered output (`__main__` sets up discord.py's format)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-
-import discord
 
 
 class RedactSecrets(logging.Filter):
@@ -49,9 +47,8 @@ class MaskedFormatter(logging.Formatter):
         return self.redact.mask(self.inner.format(record))
 
 
-def configure(level: str, secrets: Iterable[str] = ()) -> None:
-    """Set up discord.py's log format at `level` and mask secrets on the root handlers."""
-    discord.utils.setup_logging(level=logging.getLevelName(level), root=True)
+def mask_secrets(secrets: Iterable[str] = ()) -> None:
+    """Mask secrets on the root logger's handlers (call after the handlers are set up)."""
     redact = RedactSecrets(secrets)
     for handler in logging.getLogger().handlers:
         handler.addFilter(redact)

@@ -47,10 +47,16 @@ class Services:
         store = await Store(settings.database_path).open()
         llm = LLM(settings, on_usage=store.record_usage)
         server_settings = ServerSettings(store, settings)
-        # The token tables load in ~0.2 s: here, in a thread, rather than on the loop in the first chat turn.
-        vectors, _ = await asyncio.gather(
-            asyncio.to_thread(VectorStore.in_dir, settings.index_dir), asyncio.to_thread(get_encoding)
-        )
+        try:
+            # The token tables load in ~0.2 s: here, in a thread, rather than on the loop in the first turn.
+            vectors, _ = await asyncio.gather(
+                asyncio.to_thread(VectorStore.in_dir, settings.index_dir), asyncio.to_thread(get_encoding)
+            )
+        except BaseException:
+            # An open database connection would keep the process from exiting.
+            await llm.aclose()
+            await store.close()
+            raise
         chunk_tokens = chunk_tokens_for(settings.chunk_tokens)
         moderation = Moderator(llm, ServerModerationPolicy(server_settings))
         return cls(

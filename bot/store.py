@@ -9,10 +9,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import aiosqlite
-from aiosqlite.context import contextmanager
+
+from bot.connection import SharedConnection
 
 MIGRATIONS = "bot.migrations"
 
@@ -132,74 +132,6 @@ def migration_scripts() -> list[tuple[int, str]]:
     return sorted(found)
 
 
-class _Rows:
-    """A query's rows, already fetched, read like a cursor."""
-
-    def __init__(self, rows: list[Any]) -> None:
-        self._rows = rows
-        self._next = 0
-
-    async def fetchone(self) -> Any:
-        """The next row, or None."""
-        if self._next >= len(self._rows):
-            return None
-        self._next += 1
-        return self._rows[self._next - 1]
-
-    async def fetchall(self) -> list[Any]:
-        """The rows not read yet."""
-        rows, self._next = self._rows[self._next :], len(self._rows)
-        return rows
-
-    async def close(self) -> None:
-        """Nothing to release."""
-
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[Any]:
-        while (row := await self.fetchone()) is not None:
-            yield row
-
-
-class _Shared:
-    """The connection as single statements use it: each waits until no transaction is open.
-
-    Coroutines share one connection, so a statement sent while another coroutine's transaction is open
-    would run inside it, and be rolled back, or lost in a crash, with it.
-    """
-
-    def __init__(self, db: aiosqlite.Connection, idle: asyncio.Event) -> None:
-        self._db = db
-        self._idle = idle
-
-    # No await between the wait and the send: the statement is queued before any transaction can begin.
-    @contextmanager
-    async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> aiosqlite.Cursor | _Rows:
-        """Run one statement outside any transaction; a query's rows come back with it."""
-        await self._idle.wait()
-        if sql.lstrip()[:6].upper() in ("SELECT", "PRAGMA"):
-            # One trip to the database thread instead of three (execute, fetch, close): under load each
-            # trip waits for the busy event loop and the GIL (bench/load.py).
-            return _Rows(list(await self._db.execute_fetchall(sql, parameters)))
-        return await self._db.execute(sql, parameters)
-
-    @contextmanager
-    async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> aiosqlite.Cursor:
-        """Run one statement for many rows outside any transaction."""
-        await self._idle.wait()
-        return await self._db.executemany(sql, parameters)
-
-    @contextmanager
-    async def executescript(self, script: str) -> aiosqlite.Cursor:
-        """Run a script outside any transaction."""
-        await self._idle.wait()
-        return await self._db.executescript(script)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._db, name)
-
-
 class Store:
     """The bot's SQLite database: open(), typed methods, close().
 
@@ -209,7 +141,7 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._db: aiosqlite.Connection | None = None
-        self._shared: _Shared | None = None
+        self._shared: SharedConnection | None = None
         self._idle = asyncio.Event()
         self._idle.set()
         self._tx_lock = asyncio.Lock()
@@ -226,7 +158,7 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
         self._db.row_factory = aiosqlite.Row
-        self._shared = _Shared(self._db, self._idle)
+        self._shared = SharedConnection(self._db, self._idle)
         await self._db.execute("PRAGMA journal_mode=WAL")
         await self._db.execute("PRAGMA synchronous=NORMAL")
         await self._db.execute("PRAGMA foreign_keys=ON")

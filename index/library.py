@@ -210,12 +210,8 @@ class Library:
     async def _embed(self, nodes: list[TextNode], who: Who, name: str, progress: Progress | None) -> None:
         """Embed every node in batches, a few batches at a time, reporting progress; a chunk longer than
         the embedding model reads is embedded in windows and gets their length-weighted mean."""
-        texts: list[str] = []
-        owner: list[int] = []
-        for index, node in enumerate(nodes):
-            for text in embedding_inputs(node, self.embed_tokens):
-                texts.append(text)
-                owner.append(index)
+        # Token counting over hundreds of chunks takes long enough to stall the loop: do it in a thread.
+        texts, owner = await asyncio.to_thread(_embedding_plan, nodes, self.embed_tokens)
         parts: list[list[tuple[int, list[float]]]] = [[] for _ in nodes]
         batches = [range(i, min(i + EMBED_BATCH, len(texts))) for i in range(0, len(texts), EMBED_BATCH)]
         done = 0
@@ -242,8 +238,7 @@ class Library:
             )
 
         await asyncio.gather(*(one(b) for b in batches))
-        for node, windows in zip(nodes, parts, strict=True):
-            node.embedding = _mean(windows)
+        await asyncio.to_thread(_set_embeddings, nodes, parts)
 
     async def visible(self, where: Where) -> list[DocumentRecord]:
         """The ready documents a channel may see."""
@@ -292,3 +287,20 @@ def _mean(windows: list[tuple[int, list[float]]]) -> list[float]:
 async def _say(progress: Progress | None, text: str) -> None:
     if progress is not None:
         await progress(text)
+
+
+def _embedding_plan(nodes: list[TextNode], embed_tokens: int) -> tuple[list[str], list[int]]:
+    """The texts to embed (windows of chunks too long for the model) and the chunk each belongs to."""
+    texts: list[str] = []
+    owner: list[int] = []
+    for index, node in enumerate(nodes):
+        for text in embedding_inputs(node, embed_tokens):
+            texts.append(text)
+            owner.append(index)
+    return texts, owner
+
+
+def _set_embeddings(nodes: list[TextNode], parts: list[list[tuple[int, list[float]]]]) -> None:
+    """Give each chunk the length-weighted mean of its windows' vectors."""
+    for node, windows in zip(nodes, parts, strict=True):
+        node.embedding = _mean(windows)

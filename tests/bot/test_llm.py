@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import UserError
-from bot.llm import LLM, Who
+from bot.llm import LLM, Who, decode_embeddings
 from bot.store import Store
 from tests.conftest import TEST_KEY, make_settings
 from tests.fakes.openai_server import FakeOpenAI, closed_port_url
@@ -110,3 +110,10 @@ async def test_unreachable_provider(tmp_path: Path) -> None:
 
 async def test_models_listed(llm: LLM) -> None:
     assert "gpt-4o-mini" in await llm.model_ids()
+
+
+def test_embeddings_decode_floats_from_servers_that_ignore_base64() -> None:
+    raw = b'{"data": [{"index": 1, "embedding": [0.5, 1]}, {"index": 0, "embedding": [1, 0]}], "usage": {}}'
+    assert decode_embeddings(raw, 2) == ([[1.0, 0.0], [0.5, 1.0]], 0)
+    with pytest.raises(ValueError):
+        decode_embeddings(raw, 3)

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.__main__ import configure_logging as configure
 from bot.chat import ChatService
 from bot.files import safe_filename
-from bot.logs import configure
 from bot.services import Services
 from tests.conftest import TEST_KEY, TEST_TOKEN
 from tests.fakes.discord import FakeDiscord
