@@ -331,6 +331,9 @@ JA: dict[str, str] = {
     "_This model doesn't read images, so I only read the text of your message._": (
         "_このモデルは画像を読めないため、メッセージのテキストだけを読みました。_"
     ),
+    "Your message is empty. Write something for me to answer.": (
+        "メッセージが空です。答えてほしいことを書いてください。"
+    ),
     "Your message is too long for the model's memory. Please shorten it.": (
         "メッセージが長すぎてモデルの記憶に収まりません。短くしてください。"
     ),

@@ -411,11 +411,17 @@ def _code(exc: Exception) -> str:
 
 def _retry_after(exc: Exception) -> float | None:
     response = getattr(exc, "response", None)
-    raw = response.headers.get("retry-after") if response is not None else None
-    try:
-        return max(0.0, float(raw)) if raw else None
-    except ValueError:
+    if response is None:
         return None
+    # OpenAI sends both; the millisecond header is the precise one (Retry-After rounds up to 1 s).
+    for header, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        raw = response.headers.get(header)
+        try:
+            if raw:
+                return max(0.0, float(raw) / scale)
+        except ValueError:
+            continue
+    return None
 
 
 def map_error(exc: BaseException, *, model: str | None = None) -> UserError:

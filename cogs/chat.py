@@ -125,13 +125,16 @@ class ChatCog(commands.Cog):
         self, interaction: discord.Interaction, message: app_commands.Range[str, 1, 4000]
     ) -> None:
         """A turn in this channel's conversation, same memory as mentions."""
+        text = _BLANK_EDGES.sub("", message)
+        if not text:
+            raise UserError("Your message is empty. Write something for me to answer.", kind="empty")
         await admit_interaction(self.limits, "chat", interaction)
         turn = TurnIn(
             channel_id=interaction.channel_id or interaction.user.id,
             guild_id=interaction.guild_id,
             author_id=interaction.user.id,
             author_name=interaction.user.display_name,
-            content=message.strip(),
+            content=text,
         )
         locale = locale_of(interaction)
         await self.answer(turn, LiveReply(InteractionTarget(interaction), locale=locale), locale)

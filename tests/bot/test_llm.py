@@ -117,3 +117,10 @@ def test_embeddings_decode_floats_from_servers_that_ignore_base64() -> None:
     assert decode_embeddings(raw, 2) == ([[1.0, 0.0], [0.5, 1.0]], 0)
     with pytest.raises(ValueError):
         decode_embeddings(raw, 3)
+
+
+async def test_retry_waits_as_long_as_the_millisecond_header_says(llm: LLM, fake_ai: FakeOpenAI) -> None:
+    fake_ai.fail_next("rate_limit", times=2)  # the fake sends Retry-After: 1 and retry-after-ms: 50
+    started = time.monotonic()
+    assert await collect(llm) == "echo: hello there"
+    assert time.monotonic() - started < 1.5

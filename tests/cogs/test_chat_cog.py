@@ -199,3 +199,11 @@ async def test_streaming_edits_at_most_about_once_a_second(
     reply = fd.last_sent(world["general"])
     assert reply.content.endswith("word39")
     assert 2 <= len(reply.contents) <= 5  # placeholder, a couple of live edits, the final text
+
+
+async def test_slash_chat_with_only_invisible_characters_is_refused(
+    fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI
+) -> None:
+    rec = await fd.slash("chat", {"message": "\u200b\u200b "}, user=world["alice"], channel=world["general"])
+    assert rec.ephemeral and "empty" in rec.last.content
+    assert fake_ai.requests_to("/chat/completions") == []
