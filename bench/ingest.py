@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.llm import LLM, Who
 from bot.services import Services
-from index.ingest import chunk_document, parse_document
+from index.chunking import chunk_document
+from index.ingest import parse_document
 from index.library import Where
 from tests.conftest import make_settings
 from tests.fakes.openai_server import FakeOpenAI

@@ -18,14 +18,8 @@ from bot.files import safe_filename
 from bot.i18n import Msg
 from bot.llm import LLM, Who
 from bot.store import DocumentRecord, Store
-from index.ingest import (
-    DEFAULT_CHUNK_TOKENS,
-    DEFAULT_OVERLAP,
-    chunk_document,
-    embedding_inputs,
-    parse_document,
-    too_large,
-)
+from index.chunking import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP, chunk_document, embedding_inputs
+from index.ingest import parse_document, too_large
 from index.vectors import VectorStore
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 An embedding model silently drops what follows its input limit (all-MiniLM-L6-v2 reads 256 word pieces),
 so a chunk longer than that would be indexed by its first part only. Chunks keep the size that retrieves
 best (CHUNK_TOKENS), and a chunk longer than the model reads is embedded in windows that each fit
-(index.ingest.embedding_inputs), so no part of it is lost. Measured with bench/quality.py on
+(index.chunking.embedding_inputs), so no part of it is lost. Measured with bench/quality.py on
 all-MiniLM-L6-v2, hit@5: chunks cut to fit the limit (196 tokens) 0.79; 400-token chunks embedded by
 their first 256 word pieces 0.79; 400-token chunks embedded in windows 0.86, 512 tokens 0.88.
 

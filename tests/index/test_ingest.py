@@ -11,7 +11,8 @@ from llama_index.core.schema import MetadataMode, NodeRelationship
 
 from bot.errors import UserError
 from bot.tokens import count_tokens
-from index.ingest import ParsedDocument, chunk_document, node_id, parse_document
+from index.chunking import chunk_document, node_id
+from index.ingest import ParsedDocument, parse_document
 from tests.index.builders import (
     docx_document_xml,
     encrypt_pdf,
