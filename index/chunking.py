@@ -1,6 +1,6 @@
 """Parsed documents → TextNodes: sentence-aware chunks (English and Japanese) with small metadata.
 
-Everything here is synchronous and CPU-bound: callers run it in `asyncio.to_thread`.
+Everything here is synchronous and CPU-bound: the bot runs it in a worker process (index/worker.py).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import functools
 import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import MetadataMode, NodeRelationship, RelatedNodeInfo, TextNode
@@ -150,17 +150,33 @@ def chunk_document(
         budget = max(MIN_CHUNK_TOKENS, chunk_tokens - _token_count(header))
         step_overlap = min(overlap, budget // 4)
         for text, extra in _chunk_section(parsed.kind, section.text, budget, step_overlap):
-            metadata = {**base, **location, **extra}
-            node = TextNode(
-                id_=node_id(doc_id, len(nodes)),
-                text=text,
-                metadata=metadata,
-                excluded_embed_metadata_keys=[k for k in metadata if k not in EMBED_METADATA_KEYS],
-                excluded_llm_metadata_keys=[k for k in metadata if k not in LLM_METADATA_KEYS],
-            )
-            node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=doc_id)
-            nodes.append(node)
+            nodes.append(text_node(doc_id, node_id(doc_id, len(nodes)), text, {**base, **location, **extra}))
     return nodes
+
+
+def text_node(doc_id: str, id_: str, text: str, metadata: dict[str, Any]) -> TextNode:
+    """One chunk of document `doc_id` as a TextNode: only file name and section reach the embedding text,
+    only file name, page, section and language the model's."""
+    node = TextNode(
+        id_=id_,
+        text=text,
+        metadata=metadata,
+        excluded_embed_metadata_keys=[k for k in metadata if k not in EMBED_METADATA_KEYS],
+        excluded_llm_metadata_keys=[k for k in metadata if k not in LLM_METADATA_KEYS],
+    )
+    node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=doc_id)
+    return node
+
+
+def embedding_plan(nodes: list[TextNode], embed_tokens: int | None) -> tuple[list[str], list[int]]:
+    """The texts to embed (windows of chunks too long for the model) and the chunk each belongs to."""
+    texts: list[str] = []
+    owner: list[int] = []
+    for index, node in enumerate(nodes):
+        for text in embedding_inputs(node, embed_tokens):
+            texts.append(text)
+            owner.append(index)
+    return texts, owner
 
 
 def embedding_inputs(node: TextNode, max_tokens: int | None) -> list[str]:

@@ -1,6 +1,6 @@
 """Documents in: bytes and a file name → LlamaIndex Documents → nodes with small, filterable metadata.
 
-Everything here is synchronous and CPU-bound: callers run it in `asyncio.to_thread`.
+Everything here is synchronous and CPU-bound: the bot runs it in a worker process (index/worker.py).
 """
 
 from __future__ import annotations

@@ -18,9 +18,10 @@ from bot.files import safe_filename
 from bot.i18n import Msg
 from bot.llm import LLM, Who
 from bot.store import DocumentRecord, Store
-from index.chunking import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP, chunk_document, embedding_inputs
-from index.ingest import parse_document, too_large
+from index.chunking import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP
+from index.ingest import too_large
 from index.vectors import VectorStore
+from index.worker import ParseWorker, Prepared, nodes_of, prepare
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class Library:
         chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
         overlap: int = DEFAULT_OVERLAP,
         embed_tokens: int | None = None,
+        worker: ParseWorker | None = None,
     ) -> None:
         self.store = store
         self.vectors = vectors
@@ -93,6 +95,7 @@ class Library:
         self.chunk_tokens = chunk_tokens
         self.overlap = overlap
         self.embed_tokens = embed_tokens
+        self.worker = worker or ParseWorker()
         self._embed_slots = asyncio.Semaphore(EMBED_CONCURRENCY)
         self._scope_locks: dict[str, asyncio.Lock] = {}
 
@@ -138,7 +141,6 @@ class Library:
             if same:
                 return AddResult(name, "unchanged", same[0])
             await _say(progress, Msg("Reading **{name}**…", name=name))
-            parsed = await asyncio.to_thread(parse_document, data, name, max_bytes=self.max_bytes)
             doc_id = uuid.uuid4().hex
             extra = {
                 "shard": where.shard,
@@ -147,16 +149,19 @@ class Library:
                 "guild": where.guild_id,
                 "channel": where.channel_id,
             }
-            nodes = await asyncio.to_thread(
-                chunk_document,
-                parsed,
+            prepared = await self.worker.run(
+                name,
+                prepare,
+                data,
+                name,
+                max_bytes=self.max_bytes,
                 doc_id=doc_id,
-                filename=name,
-                extra_metadata=extra,
+                extra=extra,
                 chunk_tokens=self.chunk_tokens,
                 overlap=self.overlap,
+                embed_tokens=self.embed_tokens,
             )
-            if not nodes:
+            if not prepared.chunks:
                 raise UserError(
                     "'{name}' has no text in it, so there is nothing to index.",
                     kind="empty",
@@ -170,10 +175,10 @@ class Library:
                 where.guild_id,
                 where.channel_id,
                 name,
-                parsed.kind,
+                prepared.kind,
                 len(data),
                 digest,
-                parsed.pages,
+                prepared.pages,
                 0,
                 uploader_id,
                 uploader_name,
@@ -184,7 +189,7 @@ class Library:
             await self.store.add_document(record)
             try:
                 who = Who(where.guild_id, uploader_id, "documents")
-                await self._embed(nodes, who, name, progress)
+                nodes = await self._embed(prepared, who, name, progress)
                 await asyncio.to_thread(self.vectors.replace_document, old, nodes)
                 await self.store.finish_document(doc_id, len(nodes), old)
             except BaseException:
@@ -201,12 +206,14 @@ class Library:
         finally:
             await self.store.delete_document(doc_id)
 
-    async def _embed(self, nodes: list[TextNode], who: Who, name: str, progress: Progress | None) -> None:
-        """Embed every node in batches, a few batches at a time, reporting progress; a chunk longer than
-        the embedding model reads is embedded in windows and gets their length-weighted mean."""
-        # Token counting over hundreds of chunks takes long enough to stall the loop: do it in a thread.
-        texts, owner = await asyncio.to_thread(_embedding_plan, nodes, self.embed_tokens)
-        parts: list[list[tuple[int, list[float]]]] = [[] for _ in nodes]
+    async def _embed(
+        self, prepared: Prepared, who: Who, name: str, progress: Progress | None
+    ) -> list[TextNode]:
+        """The upload's nodes with their embeddings, fetched in batches, a few batches at a time, reporting
+        progress; a chunk longer than the embedding model reads was planned as windows and gets their
+        length-weighted mean."""
+        texts, owner, total = prepared.texts, prepared.owner, len(prepared.chunks)
+        parts: list[list[tuple[int, list[float]]]] = [[] for _ in range(total)]
         batches = [range(i, min(i + EMBED_BATCH, len(texts))) for i in range(0, len(texts), EMBED_BATCH)]
         done = 0
 
@@ -226,13 +233,14 @@ class Library:
                 Msg(
                     "Indexing **{name}**: {done} of {total} chunks embedded…",
                     name=name,
-                    done=done * len(nodes) // len(texts),
-                    total=len(nodes),
+                    done=done * total // len(texts),
+                    total=total,
                 ),
             )
 
         await asyncio.gather(*(one(b) for b in batches))
-        await asyncio.to_thread(_set_embeddings, nodes, parts)
+        # Hundreds of pydantic nodes and their mean vectors are too much work for the loop: a thread.
+        return await asyncio.to_thread(_embedded_nodes, prepared, parts)
 
     async def visible(self, where: Where) -> list[DocumentRecord]:
         """The ready documents a channel may see."""
@@ -256,6 +264,10 @@ class Library:
     async def uploaded_by(self, user_id: int) -> list[DocumentRecord]:
         """Every ready document a user uploaded, in any server, channel or DM."""
         return await self.store.documents_uploaded_by(user_id)
+
+    async def aclose(self) -> None:
+        """Stop the document worker process."""
+        await self.worker.aclose()
 
     async def forget_uploader(self, user_id: int) -> list[DocumentRecord]:
         """Remove every document a user uploaded, vectors first so no chunk outlives its record."""
@@ -283,18 +295,9 @@ async def _say(progress: Progress | None, text: str) -> None:
         await progress(text)
 
 
-def _embedding_plan(nodes: list[TextNode], embed_tokens: int) -> tuple[list[str], list[int]]:
-    """The texts to embed (windows of chunks too long for the model) and the chunk each belongs to."""
-    texts: list[str] = []
-    owner: list[int] = []
-    for index, node in enumerate(nodes):
-        for text in embedding_inputs(node, embed_tokens):
-            texts.append(text)
-            owner.append(index)
-    return texts, owner
-
-
-def _set_embeddings(nodes: list[TextNode], parts: list[list[tuple[int, list[float]]]]) -> None:
-    """Give each chunk the length-weighted mean of its windows' vectors."""
+def _embedded_nodes(prepared: Prepared, parts: list[list[tuple[int, list[float]]]]) -> list[TextNode]:
+    """The upload's nodes, each with the length-weighted mean of its windows' vectors."""
+    nodes = nodes_of(prepared)
     for node, windows in zip(nodes, parts, strict=True):
         node.embedding = _mean(windows)
+    return nodes
