@@ -32,6 +32,13 @@ JA: dict[str, str] = {
         "ドキュメントを削除（追加した本人か「サーバー管理」権限を持つ人）"
     ),
     "The document to remove": "削除するドキュメント",
+    "Whether chat in this channel uses the documents (needs Manage Channels)": (
+        "このチャンネルのチャットでドキュメントを使うかどうか（「チャンネルの管理」権限が必要）"
+    ),
+    "On, off, or follow the server's setting": "オン・オフ、またはサーバーの設定に従う",
+    "on (chat uses the documents)": "オン（チャットでドキュメントを使う）",
+    "off (chat doesn't use them)": "オフ（チャットでは使わない）",
+    "server default (follow the server's setting)": "サーバーの既定（サーバーの設定に従う）",
     "Answer from the documents this channel can see, with sources": (
         "このチャンネルで使えるドキュメントから出典付きで回答"
     ),
@@ -124,6 +131,18 @@ JA: dict[str, str] = {
         "モデルが一度に読める長さを超えています。メッセージを短くするか、`/reset` "
         "でチャンネルの記憶を消してください。"
     ),
+    "That code is too long for the model to read at once. Try a smaller file or one part of it.": (
+        "コードが長すぎてモデルが一度に読めません。小さいファイルか、その一部でお試しください。"
+    ),
+    "The question and its sources are too long for the model. Try a shorter question.": (
+        "質問と参照資料がモデルには長すぎます。質問を短くしてお試しください。"
+    ),
+    "Part of this document is too long for the embedding model. Try splitting the file.": (
+        "この文書の一部が埋め込みモデルには長すぎます。ファイルを分割してお試しください。"
+    ),
+    "That is too long for the model to read at once. Try something shorter.": (
+        "モデルが一度に読める長さを超えています。もっと短くしてお試しください。"
+    ),
     "The provider's safety system refused this request. Try wording it differently.": (
         "プロバイダーの安全システムがこのリクエストを拒否しました。表現を変えてお試しください。"
     ),
@@ -210,6 +229,23 @@ JA: dict[str, str] = {
         "い。"
     ),
     " ({detail})": "（{detail}）",
+    (
+        "I couldn't open '{name}': reading it crashed the document reader, so the file is probably "
+        "damaged or built to be unreadable. If it opens on your computer, save or export it again "
+        "and upload that."
+    ): (
+        "「{name}」を開けませんでした。読み込み中にドキュメントの読み取り処理が異常終了したため、"
+        "ファイルが破損しているか、読めないように作られている可能性があります。"
+        "お使いのパソコンで開ける場合は、保存またはエクスポートし直してからアップロードしてください。"
+    ),
+    (
+        "I stopped reading '{name}' after {seconds} seconds: it takes far longer than a normal document, "
+        "so it may be damaged. Save it again (or split it into smaller files) and upload that."
+    ): (
+        "「{name}」の読み込みを {seconds} 秒で打ち切りました。通常の文書よりはるかに時間がかかるため、"
+        "破損している可能性があります。保存し直すか小さなファイルに分割してから、"
+        "アップロードしてください。"
+    ),
     "'{name}' is a password-protected {what}: remove the password and upload it again.": (
         "「{name}」はパスワードで保護された{what}です。"
         "パスワードを解除してからもう一度アップロードしてください。"
@@ -320,6 +356,20 @@ JA: dict[str, str] = {
         "このチャンネルで参照できるドキュメントには、それに関する情報が見つかりませんでした。`/docs add` "
         "でドキュメントを追加するか、共有されたチャンネルで質問してください。"
     ),
+    "Chat here draws on the documents this channel can see ({why}).": (
+        "ここでのチャットは、このチャンネルで参照できるドキュメントを使います（{why}）。"
+    ),
+    "Chat here doesn't draw on the documents ({why}).": (
+        "ここでのチャットはドキュメントを使いません（{why}）。"
+    ),
+    "this channel's setting": "このチャンネルの設定",
+    "the parent channel's setting": "親チャンネルの設定",
+    "the server's setting": "サーバーの設定",
+    "the default": "既定の設定",
+    "Change it with `/docs chat`.": "`/docs chat` で変更できます。",
+    "Choosing whether chat here uses the documents needs the Manage Channels permission.": (
+        "ここでのチャットにドキュメントを使うかどうかを設定するには「チャンネルの管理」権限が必要です。"
+    ),
     # --- Chat: notes, hints, /reset and /persona (bot/chat.py, cogs/chat.py, bot/ui.py)
     "… thinking": "… 考え中",
     "Hi! Mention me with a question, reply to one of my messages, or use `/chat`.": (
@@ -330,6 +380,9 @@ JA: dict[str, str] = {
     ),
     "_This model doesn't read images, so I only read the text of your message._": (
         "_このモデルは画像を読めないため、メッセージのテキストだけを読みました。_"
+    ),
+    "_I couldn't search the documents just now, so this answer doesn't draw on them._": (
+        "_今はドキュメントを検索できなかったため、この回答はドキュメントを使っていません。_"
     ),
     "Your message is empty. Write something for me to answer.": (
         "メッセージが空です。答えてほしいことを書いてください。"

@@ -22,6 +22,7 @@ LANGUAGES = {"auto": "auto", "en": "en", "english": "en", "ja": "ja", "japanese"
 LANGUAGE_NAMES = {"auto": "auto (each person's Discord language)", "en": "English", "ja": "Japanese"}
 MAX_LIMIT = 10**12
 ROLE_FORMS = "@Role, names or ids, separated by commas"
+_MAX_CACHED_CHANNELS = 100_000
 _NUMBER_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([km]?)")
 
 
@@ -243,6 +244,23 @@ def shown(key: SettingKey, value: str, facts: GuildFacts) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class DocsSwitch:
+    """Whether chat in a channel draws on its documents, and which setting decided it."""
+
+    enabled: bool
+    decided_by: str  # channel, parent (a thread's channel), server, default (DMs: DOCS_IN_CHAT)
+
+
+def docs_switch(own: bool | None, parent: bool | None, server: bool, *, in_server: bool = True) -> DocsSwitch:
+    """The effective docs-in-chat switch: the channel's own, else its parent channel's, else the server's."""
+    if own is not None:
+        return DocsSwitch(own, "channel")
+    if parent is not None:
+        return DocsSwitch(parent, "parent")
+    return DocsSwitch(server, "server" if in_server else "default")
+
+
+@dataclass(frozen=True, slots=True)
 class Change:
     """The result of /settings set: the key and its value before and after, as people read them."""
 
@@ -259,6 +277,8 @@ class ServerSettings:
         self.store = store
         self.settings = settings
         self._cache: dict[int, dict[str, str]] = {}
+        # Channels' own docs-in-chat switches, read on every chat turn; this class is their only writer.
+        self._channel_docs: dict[int, bool | None] = {}
 
     @property
     def defaults(self) -> dict[str, str]:
@@ -298,6 +318,34 @@ class ServerSettings:
             self._cache.pop(guild_id, None)
         after = self.defaults[key.name] if value is None else value
         return Change(key.name, shown(key, before, facts), shown(key, after, facts), value is None)
+
+    async def docs_in_chat(
+        self, channel_id: int, guild_id: int | None, parent_id: int | None = None
+    ) -> DocsSwitch:
+        """Whether chat in a channel (a thread: also its parent's setting) draws on the documents."""
+        own = await self._channel_switch(channel_id)
+        parent = None
+        if own is None and parent_id is not None:
+            parent = await self._channel_switch(parent_id)
+        server = (await self.config(guild_id)).docs_in_chat
+        return docs_switch(own, parent, server, in_server=guild_id is not None)
+
+    async def set_channel_docs_in_chat(
+        self, channel_id: int, guild_id: int | None, enabled: bool | None, parent_id: int | None = None
+    ) -> DocsSwitch:
+        """Set a channel's own docs-in-chat switch (None: follow the server) and return what now applies."""
+        try:
+            await self.store.set_docs_in_chat(channel_id, guild_id, enabled)
+        finally:
+            self._channel_docs.pop(channel_id, None)
+        return await self.docs_in_chat(channel_id, guild_id, parent_id)
+
+    async def _channel_switch(self, channel_id: int) -> bool | None:
+        if channel_id not in self._channel_docs:
+            if len(self._channel_docs) >= _MAX_CACHED_CHANNELS:
+                self._channel_docs.clear()
+            self._channel_docs[channel_id] = (await self.store.channel_state(channel_id)).docs_in_chat
+        return self._channel_docs[channel_id]
 
     async def history(self, guild_id: int, limit: int = 5) -> list[SettingChange]:
         """The latest changes on a server, newest first."""

@@ -7,13 +7,16 @@ import io
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import discord
 from discord import app_commands
 
 from bot.i18n import lang, t, translation
-from bot.text import plan_reply, split_message
+from bot.text import plan_reply, split_message, truncate
+
+if TYPE_CHECKING:
+    from index.query import Source
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,9 @@ class ReplyTarget(Protocol):
 
     async def first(self, content: str) -> Editable: ...
 
-    async def more(self, content: str, files: Sequence[discord.File] = ()) -> Editable: ...
+    async def more(
+        self, content: str, files: Sequence[discord.File] = (), embeds: Sequence[discord.Embed] = ()
+    ) -> Editable: ...
 
 
 class ChannelTarget:
@@ -49,19 +54,31 @@ class ChannelTarget:
         """Reply to the user's message."""
         return await self.message.reply(content, mention_author=False, allowed_mentions=NO_MENTIONS)
 
-    async def more(self, content: str, files: Sequence[discord.File] = ()) -> Editable:
+    async def more(
+        self, content: str, files: Sequence[discord.File] = (), embeds: Sequence[discord.Embed] = ()
+    ) -> Editable:
         """Continue in the same channel."""
-        return await self.message.channel.send(content, files=list(files), allowed_mentions=NO_MENTIONS)
+        return await self.message.channel.send(
+            content, files=list(files), embeds=list(embeds), allowed_mentions=NO_MENTIONS
+        )
 
 
 class _OriginalResponse:
     def __init__(self, interaction: discord.Interaction) -> None:
         self.interaction = interaction
 
-    async def edit(self, *, content: str, attachments: Sequence[discord.File] = ()) -> object:
+    async def edit(
+        self,
+        *,
+        content: str,
+        attachments: Sequence[discord.File] = (),
+        embeds: Sequence[discord.Embed] | None = None,
+    ) -> object:
         kwargs: dict = {"content": content, "allowed_mentions": NO_MENTIONS}
         if attachments:
             kwargs["attachments"] = list(attachments)
+        if embeds is not None:
+            kwargs["embeds"] = list(embeds)
         return await self.interaction.edit_original_response(**kwargs)
 
     async def delete(self) -> None:
@@ -83,10 +100,17 @@ class InteractionTarget:
         await original.edit(content=content)
         return original
 
-    async def more(self, content: str, files: Sequence[discord.File] = ()) -> Editable:
+    async def more(
+        self, content: str, files: Sequence[discord.File] = (), embeds: Sequence[discord.Embed] = ()
+    ) -> Editable:
         """A follow-up message."""
         return await self.interaction.followup.send(
-            content, files=list(files), wait=True, ephemeral=self.ephemeral, allowed_mentions=NO_MENTIONS
+            content,
+            files=list(files),
+            embeds=list(embeds),
+            wait=True,
+            ephemeral=self.ephemeral,
+            allowed_mentions=NO_MENTIONS,
         )
 
 
@@ -143,34 +167,46 @@ class LiveReply:
             await asyncio.gather(self._pump, return_exceptions=True)
             self._pump = None
 
-    async def _show(self, pages: Sequence[str], files: Sequence[tuple[str, bytes]] = ()) -> None:
-        """Make the sent messages show `pages`, sending or deleting messages as needed."""
+    async def _show(
+        self,
+        pages: Sequence[str],
+        files: Sequence[tuple[str, bytes]] = (),
+        embeds: Sequence[discord.Embed] = (),
+    ) -> None:
+        """Make the sent messages show `pages` (files and embeds under the last), sending or deleting
+        messages as needed."""
         for i, page in enumerate(pages):
             last = i == len(pages) - 1
             attach = to_files(files) if last and files else []
+            below = list(embeds) if last else []
             if i < len(self.sent):
-                if attach:
-                    await self.sent[i].edit(content=page, attachments=attach)
-                elif self._shown[i] != page:
-                    await self.sent[i].edit(content=page)
+                extra: dict = {"attachments": attach} if attach else {}
+                if below:
+                    extra["embeds"] = below
+                if extra or self._shown[i] != page:
+                    await self.sent[i].edit(content=page, **extra)
                 self._shown[i] = page
             else:
-                self.sent.append(await self.target.more(page, attach))
+                self.sent.append(await self.target.more(page, attach, below))
                 self._shown.append(page)
         while len(self.sent) > max(1, len(pages)):
             await self.sent.pop().delete()
             self._shown.pop()
 
     async def finish(
-        self, text: str, notes: Sequence[str] = (), files: Sequence[tuple[str, bytes]] = ()
+        self,
+        text: str,
+        notes: Sequence[str] = (),
+        files: Sequence[tuple[str, bytes]] = (),
+        embeds: Sequence[discord.Embed] = (),
     ) -> None:
-        """Show the final text (long code as files) with notes underneath and any extra files."""
+        """Show the final text (long code as files) with notes underneath, any extra files and embeds."""
         await self._stop_pump()
         body = text.rstrip()
         if notes:
             body += "\n\n" + "\n".join(notes)
         plan = plan_reply(body)
-        await self._show(plan.messages or ["(empty)"], [*plan.files, *files])
+        await self._show(plan.messages or ["(empty)"], [*plan.files, *files], embeds)
 
     async def fail(self, message: str) -> None:
         """Replace the placeholder (or append to a partial answer) with an error message."""
@@ -180,6 +216,17 @@ class LiveReply:
             return
         pages = split_message(self._latest.rstrip() + f"\n\n⚠️ {message}")
         await self._show(pages)
+
+
+def sources_embed(sources: Sequence[Source], locale: object = None) -> discord.Embed:
+    """The sources of an answer, numbered like its citations: file, page or section, and an excerpt."""
+    embed = discord.Embed(title=t("Sources", locale), colour=discord.Colour.blurple())
+    for s in sources[:10]:
+        where = f" — {s.location}" if s.location else ""
+        embed.add_field(
+            name=truncate(f"[{s.number}] {s.filename}{where}", 250), value=s.excerpt or "…", inline=False
+        )
+    return embed
 
 
 class ConfirmView(discord.ui.View):

@@ -14,8 +14,17 @@ from bot.errors import UserError
 from bot.i18n import t
 from bot.limits import Limits
 from bot.store import Store
-from bot.ui import NO_MENTIONS, ChannelTarget, ConfirmView, InteractionTarget, LiveReply, locale_of
+from bot.ui import (
+    NO_MENTIONS,
+    ChannelTarget,
+    ConfirmView,
+    InteractionTarget,
+    LiveReply,
+    locale_of,
+    sources_embed,
+)
 from cogs.access import admit_interaction, admit_message
+from cogs.docs import parent_of
 from cogs.errors import describe
 
 log = logging.getLogger(__name__)
@@ -99,16 +108,19 @@ class ChatCog(commands.Cog):
             content=text,
             message_id=message.id,
             images=[await a.read() for a in images if a.size <= MAX_IMAGE_BYTES],
+            parent_id=parent_of(message.channel),
         )
-        async with message.channel.typing():
-            await self.answer(turn, LiveReply(ChannelTarget(message), locale=locale), locale)
+        # No typing indicator: the placeholder shows at once, and a typing call first would delay it by a
+        # round trip to Discord (which clears the indicator as soon as the bot posts anyway).
+        await self.answer(turn, LiveReply(ChannelTarget(message), locale=locale), locale)
 
     async def answer(self, turn: TurnIn, live: LiveReply, locale: object = None) -> None:
         """Run a chat turn into a live reply; any failure replaces the placeholder with its message."""
         try:
             await live.start()
             reply = await self.chat.reply(turn, on_text=live.update)
-            await live.finish(reply.text, [t(note, locale) for note in reply.notes])
+            embeds = [sources_embed(reply.sources, locale)] if reply.sources else []
+            await live.finish(reply.text, [t(note, locale) for note in reply.notes], embeds=embeds)
         except Exception as exc:  # one bad turn must never take the bot down or leave "thinking"
             text = describe(exc, context=f"chat in channel {turn.channel_id}", locale=locale)
             try:
@@ -135,6 +147,7 @@ class ChatCog(commands.Cog):
             author_id=interaction.user.id,
             author_name=interaction.user.display_name,
             content=text,
+            parent_id=parent_of(interaction.channel),
         )
         locale = locale_of(interaction)
         await self.answer(turn, LiveReply(InteractionTarget(interaction), locale=locale), locale)

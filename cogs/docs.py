@@ -13,25 +13,50 @@ from bot.errors import UserError
 from bot.i18n import Msg, t
 from bot.limits import Limits
 from bot.llm import Who
-from bot.server_settings import ServerSettings
+from bot.server_settings import DocsSwitch, ServerSettings
 from bot.text import split_message, truncate
-from bot.ui import NO_MENTIONS, Throttled, locale_of
+from bot.ui import NO_MENTIONS, Throttled, locale_of, sources_embed
 from cogs.access import admit_interaction, admit_message
 from cogs.errors import describe
 from index.library import AddResult, Library, Where
-from index.query import Answer, Answerer
+from index.query import Answerer
 
 log = logging.getLogger(__name__)
 SCOPE_CHOICES = [
     app_commands.Choice(name="server (every channel here)", value="server"),
     app_commands.Choice(name="channel (this channel and its threads)", value="channel"),
 ]
+CHAT_MODES = [
+    app_commands.Choice(name="on (chat uses the documents)", value="on"),
+    app_commands.Choice(name="off (chat doesn't use them)", value="off"),
+    app_commands.Choice(name="server default (follow the server's setting)", value="default"),
+]
+DECIDED_BY = {
+    "channel": "this channel's setting",
+    "parent": "the parent channel's setting",
+    "server": "the server's setting",
+    "default": "the default",
+}
+
+
+def parent_of(channel: object) -> int | None:
+    """The channel a thread belongs to (None for anything else)."""
+    return getattr(channel, "parent_id", None) if isinstance(channel, discord.Thread) else None
 
 
 def where_of(channel: object, guild_id: int | None, user_id: int) -> Where:
     """The scope context of a channel, thread or DM."""
-    parent = getattr(channel, "parent_id", None) if isinstance(channel, discord.Thread) else None
-    return Where(guild_id, getattr(channel, "id", user_id), user_id, parent)
+    return Where(guild_id, getattr(channel, "id", user_id), user_id, parent_of(channel))
+
+
+def docs_switch_line(switch: DocsSwitch, locale: object = None) -> str:
+    """Whether chat here draws on the documents, and which setting says so, in the reader's language."""
+    template = (
+        "Chat here draws on the documents this channel can see ({why})."
+        if switch.enabled
+        else "Chat here doesn't draw on the documents ({why})."
+    )
+    return t(template, locale, why=Msg(DECIDED_BY[switch.decided_by]))
 
 
 def summary_line(result: AddResult | UserError, name: str, locale: object = None) -> str:
@@ -49,17 +74,6 @@ def summary_line(result: AddResult | UserError, name: str, locale: object = None
         else "✅ **{name}** indexed: {pages}{chunks} in {seconds:.1f} s."
     )
     return t(template, locale, name=doc.name, pages=pages, chunks=chunks, seconds=result.seconds)
-
-
-def sources_embed(answer: Answer, locale: object = None) -> discord.Embed:
-    """The sources of an answer, numbered like its citations."""
-    embed = discord.Embed(title=t("Sources", locale), colour=discord.Colour.blurple())
-    for s in answer.sources[:10]:
-        where = f" — {s.location}" if s.location else ""
-        embed.add_field(
-            name=truncate(f"[{s.number}] {s.filename}{where}", 250), value=s.excerpt or "…", inline=False
-        )
-    return embed
 
 
 def docs_embed(docs: Sequence, locale: object = None) -> discord.Embed:
@@ -214,8 +228,33 @@ class DocsCog(commands.Cog):
         """Name, size, chunks, uploader and date of each visible document."""
         where = where_of(interaction.channel, interaction.guild_id, interaction.user.id)
         docs = await self.library.visible(where)
-        embed = docs_embed(docs, locale_of(interaction))
+        locale = locale_of(interaction)
+        embed = docs_embed(docs, locale)
+        switch = await self.server.docs_in_chat(where.channel_id, where.guild_id, where.parent_id)
+        change = t("Change it with `/docs chat`.", locale)
+        embed.set_footer(text=f"{docs_switch_line(switch, locale)}\n{change}")
         await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @docs.command(
+        name="chat", description="Whether chat in this channel uses the documents (needs Manage Channels)"
+    )
+    @app_commands.describe(mode="On, off, or follow the server's setting")
+    @app_commands.choices(mode=CHAT_MODES)
+    async def docs_chat(self, interaction: discord.Interaction, mode: app_commands.Choice[str]) -> None:
+        """Set this channel's docs-in-chat switch and say what now applies."""
+        if interaction.guild_id is not None and not interaction.permissions.manage_channels:
+            raise UserError(
+                "Choosing whether chat here uses the documents needs the Manage Channels permission.",
+                kind="forbidden",
+            )
+        where = where_of(interaction.channel, interaction.guild_id, interaction.user.id)
+        enabled = {"on": True, "off": False}.get(mode.value)
+        switch = await self.server.set_channel_docs_in_chat(
+            where.channel_id, where.guild_id, enabled, where.parent_id
+        )
+        await interaction.response.send_message(
+            "✅ " + docs_switch_line(switch, locale_of(interaction)), ephemeral=True
+        )
 
     @docs.command(name="remove", description="Remove a document (its uploader or Manage Server)")
     @app_commands.describe(document="The document to remove")
@@ -261,7 +300,7 @@ class DocsCog(commands.Cog):
         locale = locale_of(interaction)
         text = answer.text if answer.found else t(answer.text, locale)
         pages = split_message(text) or ["…"]
-        embeds = [sources_embed(answer, locale)] if answer.sources else []
+        embeds = [sources_embed(answer.sources, locale)] if answer.sources else []
         await interaction.edit_original_response(
             content=pages[0], embeds=embeds if len(pages) == 1 else [], allowed_mentions=NO_MENTIONS
         )

@@ -25,6 +25,7 @@ CONVERTED = [
     "bot/files.py",
     "index/ingest.py",
     "index/library.py",
+    "index/worker.py",
     "bot/chat.py",
     "bot/ui.py",
     "bot/moderation.py",
@@ -173,16 +174,17 @@ def test_every_text_of_the_converted_modules_has_japanese() -> None:
 
 
 def test_module_constants_shown_to_users_have_japanese() -> None:
-    from bot.chat import NO_VISION_NOTE, TRIM_NOTE
+    from bot.chat import NO_DOCS_NOTE, NO_VISION_NOTE, TRIM_NOTE
     from bot.files import SUPPORTED_TYPES
     from bot.forget import DONE_LINES, NOTHING_STORED, SUMMARY_LINES
     from bot.moderation import REFUSED_INPUT, REFUSED_OUTPUT
     from bot.ui import PLACEHOLDER
     from cogs.chat import EMPTY_MENTION
+    from cogs.docs import DECIDED_BY
     from index.query import NOTHING_FOUND
 
     constants = [TRIM_NOTE, NO_VISION_NOTE, SUPPORTED_TYPES, NOTHING_STORED, REFUSED_INPUT, REFUSED_OUTPUT]
-    constants += [PLACEHOLDER, EMPTY_MENTION, NOTHING_FOUND]
+    constants += [PLACEHOLDER, EMPTY_MENTION, NOTHING_FOUND, NO_DOCS_NOTE, *DECIDED_BY.values()]
     constants += [text for _, text in SUMMARY_LINES + DONE_LINES]
     assert [c for c in constants if c not in JA] == []
 
