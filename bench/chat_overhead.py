@@ -12,8 +12,8 @@ Measured per turn, on the real Store, LLM and ChatService against the fake OpenA
   (b) from the last streamed chunk the bot received to the end of reply() (answer and usage stored).
       The final Discord edit is not part of the core and is not included.
 
-The naive baseline runs the same turns with a Store whose recent_turns loads the channel's whole
-history (Store.all_turns) and trims it in Python.
+The naive baseline runs the same turns with a Store whose open_turn makes a trip per statement and
+loads the channel's whole history (Store.all_turns) to trim it in Python.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +40,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as a script: make `bot` and `tests.fakes` importable
 
 import httpx2  # noqa: E402
-import openai  # noqa: E402
-from openai._constants import DEFAULT_CONNECTION_LIMITS  # noqa: E402
 
 from bot.chat import ChatService, TurnIn  # noqa: E402
 from bot.config import Settings  # noqa: E402
+from bot.http import ProviderTransport, provider_http_client  # noqa: E402
 from bot.llm import LLM, Message, Who  # noqa: E402
 from bot.memory import message_tokens, speaker_line  # noqa: E402
-from bot.store import Store, Turn  # noqa: E402
+from bot.store import NewTurn, Store, Turn, TurnContext  # noqa: E402
 from bot.tokens import ensure_tiktoken_offline  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
 
@@ -203,9 +202,13 @@ async def naive_recent_turns(store: Store, channel_id: int, budget: int, *, afte
 class NaiveStore(Store):
     """The baseline: build the conversation from the channel's whole history, trimmed in Python."""
 
-    async def recent_turns(self, channel_id: int, budget: int, *, after: int = 0) -> list[Turn]:
-        """Store.recent_turns done naively (see naive_recent_turns)."""
-        return await naive_recent_turns(self, channel_id, budget, after=after)
+    async def open_turn(self, new: NewTurn, budget: int) -> TurnContext:
+        """Store.open_turn done naively: a trip per statement, the whole history loaded."""
+        turn_id = await self.add_turn(**asdict(new))
+        state = await self.channel_state(new.channel_id)
+        pending = sum(t.tokens for t in await self.all_turns(new.channel_id) if t.id > state.summary_upto)
+        recent = await naive_recent_turns(self, new.channel_id, budget, after=state.summary_upto)
+        return TurnContext(turn_id, state, pending, recent)
 
 
 # --- the edges: the LLM call and the HTTP transport -------------------------------------------------
@@ -269,7 +272,7 @@ class TimedTransport(httpx2.AsyncBaseTransport):
     """The client's HTTP transport, noting when each request leaves and its body arrives."""
 
     def __init__(self, probe: Probe) -> None:
-        self._inner = httpx2.AsyncHTTPTransport(limits=DEFAULT_CONNECTION_LIMITS)
+        self._inner = ProviderTransport()  # the product's transport
         self._probe = probe
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
@@ -292,7 +295,7 @@ class EdgeLLM(LLM):
     """The real LLM, noting when ChatService hands it the conversation."""
 
     def __init__(self, settings: Settings, store: Store, probe: Probe) -> None:
-        client = openai.DefaultAsyncHttpxClient(transport=TimedTransport(probe))
+        client = provider_http_client(TimedTransport(probe))
         super().__init__(settings, on_usage=store.record_usage, http_client=client)
         self.probe = probe
 
@@ -479,7 +482,7 @@ _WATCH = (
     ("openai request params transform", "_transform.py", "async_maybe_transform"),
     ("openai client: build + send request", "_base_client.py", "post"),
     ("memory.build_conversation", "memory.py", "build_conversation"),
-    ("Store.recent_turns", "store.py", "recent_turns"),
+    ("Store.open_turn", "store.py", "_open_turn"),
     ("ChatService._fold_overflow", "chat.py", "_fold_overflow"),
     ("waiting in the event loop (DB thread, I/O)", "~", "<method 'poll' of 'select.epoll' objects>"),
 )

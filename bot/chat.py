@@ -16,16 +16,19 @@ from PIL import Image, UnidentifiedImageError
 from bot.config import Settings
 from bot.errors import UserError
 from bot.llm import LLM, Who
-from bot.memory import build_conversation, message_tokens, speaker_line
+from bot.memory import build_conversation, message_tokens, newest_within, speaker_line
 from bot.moderation import Moderator, Subject
 from bot.server_settings import ServerSettings
-from bot.store import ChannelState, Store, Turn
+from bot.store import ChannelState, NewTurn, Store, Turn, TurnContext
 from bot.text import strip_reasoning
+from index.library import Where
+from index.query import Answerer, Source, chat_sources_prompt, cited, within_tokens
 
 log = logging.getLogger(__name__)
 
 TRIM_NOTE = "_Older messages in this channel are now kept as a summary so the conversation fits the model._"
 NO_VISION_NOTE = "_This model doesn't read images, so I only read the text of your message._"
+NO_DOCS_NOTE = "_I couldn't search the documents just now, so this answer doesn't draw on them._"
 SUMMARY_PROMPT = (
     "Update the running summary of a team chat. Keep names, decisions, facts, numbers, open questions "
     "and anything someone asked to remember. Write at most 250 words, in the conversation's language. "
@@ -45,14 +48,16 @@ class TurnIn:
     content: str
     message_id: int | None = None
     images: list[bytes] = field(default_factory=list)
+    parent_id: int | None = None  # a thread's channel
 
 
 @dataclass(slots=True)
 class ChatReply:
-    """The finished answer and the notes to show under it."""
+    """The finished answer, the notes to show under it and the document sources it cites."""
 
     text: str
     notes: list[str] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
 
 
 class ChatService:
@@ -66,12 +71,14 @@ class ChatService:
         *,
         server: ServerSettings | None = None,
         moderation: Moderator | None = None,
+        retriever: Answerer | None = None,
     ) -> None:
         self.store = store
         self.llm = llm
         self.settings = settings
         self.server = server
         self.moderation = moderation
+        self.retriever = retriever  # searched when the channel's docs-in-chat switch (from `server`) is on
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     @property
@@ -97,26 +104,24 @@ class ChatService:
         moderated = self.moderation is not None and await self.moderation.screen_input(turn.content, subject)
         if moderated:
             on_text = None  # the answer is checked before it shows, so nothing streams part-way
+        found = await self._find_sources(turn)
         async with self.channel(turn.channel_id):
             shared = turn.guild_id is not None
             content = speaker_line(turn.author_name, turn.content, shared=shared) or "(no text)"
-            await self.store.add_turn(
-                channel_id=turn.channel_id,
-                guild_id=turn.guild_id,
-                author_id=turn.author_id,
-                author_name=turn.author_name,
-                role="user",
-                content=content,
-                tokens=message_tokens(content),
-                message_id=turn.message_id,
+            new = NewTurn(
+                turn.channel_id, turn.guild_id, turn.author_id, turn.author_name, "user", content,
+                message_tokens(content), turn.message_id,
             )
-            state = await self.store.channel_state(turn.channel_id)
-            notes: list[str] = []
-            state, trimmed = await self._fold_overflow(state, turn)
+            opened = await self.store.open_turn(new, self.history_budget)
+            notes: list[str] = [] if found is not None else [NO_DOCS_NOTE]
+            state, recent, trimmed = await self._fold_overflow(opened, turn)
             if trimmed and not state.trim_noticed:
                 notes.append(TRIM_NOTE)
                 await self.store.mark_trim_noticed(turn.channel_id, turn.guild_id)
-            conversation = await build_conversation(self.store, state, budget=self.history_budget)
+            sources = within_tokens(found or [], (self.history_budget - message_tokens(content)) // 2)
+            conversation = build_conversation(
+                state, recent, budget=self.history_budget, system_extra=chat_sources_prompt(sources)
+            )
             if not conversation.turns or conversation.turns[-1].role != "user":
                 raise UserError(
                     "Your message is too long for the model's memory. Please shorten it.",
@@ -141,7 +146,28 @@ class ChatService:
                 content=text,
                 tokens=message_tokens(text),
             )
-            return ChatReply(text, notes)
+            return ChatReply(text, notes, cited(text, sources))
+
+    async def _find_sources(self, turn: TurnIn) -> list[Source] | None:
+        """Passages for this turn when chat here draws on the documents; None if the search failed."""
+        if self.retriever is None or self.server is None or not turn.content.strip():
+            return []
+        if not (await self.server.docs_in_chat(turn.channel_id, turn.guild_id, turn.parent_id)).enabled:
+            return []
+        where = Where(turn.guild_id, turn.channel_id, turn.author_id, turn.parent_id)
+        if not await self.store.has_documents(where.visible_scopes()):
+            return []  # nothing to search: no embedding call for channels without documents
+        try:
+            return await self.retriever.chat_sources(
+                turn.content, where, who=Who(turn.guild_id, turn.author_id, "chat")
+            )
+        except Exception as exc:  # the turn is still answered, from the conversation alone
+            log.warning(
+                "chat in channel %s answered without documents: %s",
+                turn.channel_id,
+                getattr(exc, "kind", type(exc).__name__),
+            )
+            return None
 
     async def _stream(self, messages: list[dict], turn: TurnIn, on_text: Callable[[str], None] | None) -> str:
         raw = ""
@@ -157,28 +183,33 @@ class ChatService:
             raise UserError("The model returned an empty answer. Please try again.", kind="empty_answer")
         return text
 
-    async def _fold_overflow(self, state: ChannelState, turn: TurnIn) -> tuple[ChannelState, bool]:
-        """When unsummarized turns outgrow the budget, fold the oldest into the summary."""
+    async def _fold_overflow(
+        self, opened: TurnContext, turn: TurnIn
+    ) -> tuple[ChannelState, list[Turn], bool]:
+        """When unsummarized turns outgrow the budget, fold the oldest into the summary.
+
+        Returns the channel's state, the turns after its summary that fit the budget, and whether any
+        were left out of the window."""
         budget = self.history_budget
-        pending = await self.store.unsummarized_tokens(state.channel_id, state.summary_upto)
-        if pending <= budget * 3 // 4:
-            return state, False
+        state, recent = opened.state, opened.recent
+        if opened.pending_tokens <= budget * 3 // 4:
+            return state, recent, False
         # Keep about half the budget of recent turns verbatim so folding happens rarely.
-        kept = await self.store.recent_turns(state.channel_id, budget // 2, after=state.summary_upto)
+        kept = newest_within(recent, budget // 2)
         if not kept:
-            return state, False
+            return state, recent, False
         upto = kept[0].id - 1
         dropped = await self.store.turns_between(state.channel_id, state.summary_upto, upto)
         if not dropped:
-            return state, False
+            return state, recent, False
         try:
             summary = await self._summarize(state.summary, dropped, turn)
         except UserError as exc:
             # The turns stay stored; the window still trims them, and the next turn retries the fold.
             log.warning("could not fold channel %s into its summary: %s", state.channel_id, exc.kind)
-            return state, True
+            return state, recent, True
         await self.store.set_summary(state.channel_id, turn.guild_id, summary, upto)
-        return await self.store.channel_state(state.channel_id), True
+        return await self.store.channel_state(state.channel_id), kept, True
 
     async def _summarize(self, previous: str, turns: list[Turn], turn: TurnIn) -> str:
         limit = self.history_budget

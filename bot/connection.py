@@ -4,11 +4,13 @@ and a query's rows come back in one trip to the database thread."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, TypeVar
 
 import aiosqlite
 from aiosqlite.context import contextmanager
+
+T = TypeVar("T")
 
 
 class Rows:
@@ -62,6 +64,12 @@ class SharedConnection:
             # trip waits for the busy event loop and the GIL (bench/load.py).
             return Rows(list(await self._db.execute_fetchall(sql, parameters)))
         return await self._db.execute(sql, parameters)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Call `fn(connection, *args)` in the database thread outside any transaction: one trip for many."""
+        await self._idle.wait()
+        # aiosqlite's own way into its thread (pinned in constraints.txt; tests/bot/test_store.py covers it).
+        return await self._db._execute(fn, self._db._conn, *args)
 
     @contextmanager
     async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> aiosqlite.Cursor:

@@ -10,11 +10,13 @@ from datetime import UTC, datetime, timedelta
 from bot.errors import UserError
 from bot.permissions import Caller, require_feature
 from bot.server_settings import GuildConfig, ServerSettings
-from bot.store import Store, UsageTotals
+from bot.store import Store, UsageRecord, UsageTotals
 
 Clock = Callable[[], float]
 DAY = 86400.0
+LEDGER_TTL = 60.0
 _MAX_BUCKETS = 10_000
+_MAX_TALLIES = 10_000
 
 
 def day_start(now: float) -> float:
@@ -81,13 +83,104 @@ class Budget:
         return max(0, self.images_per_day - self.today.images) if self.images_per_day else None
 
 
+@dataclass(slots=True)
+class _Tally:
+    """One user's (or server's) usage today and this month, as of `loaded`, kept current in memory."""
+
+    day: float
+    loaded: float
+    upto: int  # the newest usage row the totals include
+    today: UsageTotals
+    month: UsageTotals
+
+    def add(self, row_id: int, record: UsageRecord, at: float) -> None:
+        """Count a usage row made at `at` that the totals do not include yet."""
+        if row_id <= self.upto:
+            return
+        if at >= month_start(self.day):
+            self.month = _plus(self.month, record)
+        if at >= self.day:
+            self.today = _plus(self.today, record)
+
+
+def _plus(totals: UsageTotals, record: UsageRecord) -> UsageTotals:
+    return UsageTotals(
+        totals.tokens_in + record.tokens_in,
+        totals.tokens_out + record.tokens_out,
+        totals.images + record.images,
+    )
+
+
+TallyKey = tuple[int | None, int | None]
+
+
+class UsageLedger:
+    """Usage today and this month per user and per server: read once, then counted in memory.
+
+    A budget check used to sum the month's usage rows twice a turn, a cost that grows all month. Now it
+    reads memory; the database is read again after `ttl` seconds, or when the day changes, to pick up
+    what other processes (the CLI) recorded.
+    """
+
+    def __init__(self, store: Store, *, ttl: float = LEDGER_TTL) -> None:
+        self.store = store
+        self.ttl = ttl
+        self._tallies: dict[TallyKey, _Tally] = {}
+        self._loading: dict[TallyKey, list[tuple[int, UsageRecord, float]]] = {}
+
+    async def record(self, record: UsageRecord, *, at: float | None = None) -> None:
+        """Store what a model call used, now or `at`, and count it (the LLM's usage sink)."""
+        moment = time.time() if at is None else at
+        row_id = await self.store.record_usage(record, at=moment)
+        for key in ((record.guild_id, record.user_id), (record.guild_id, None)):
+            if (tally := self._tallies.get(key)) is not None:
+                tally.add(row_id, record, moment)
+            if (pending := self._loading.get(key)) is not None:
+                pending.append((row_id, record, moment))
+
+    async def totals(
+        self, guild_id: int | None, user_id: int | None, now: float
+    ) -> tuple[UsageTotals, UsageTotals]:
+        """Usage today and this month of a user (or, user_id None, a whole server) in a server or DMs."""
+        key = (guild_id, user_id)
+        tally = self._tallies.get(key)
+        if tally is None or tally.day != day_start(now) or now - tally.loaded > self.ttl:
+            tally = await self._load(key, now)
+        return tally.today, tally.month
+
+    async def _load(self, key: TallyKey, now: float) -> _Tally:
+        # Rows recorded while the query runs may or may not be in its sums: `upto` tells which.
+        pending = self._loading.setdefault(key, [])
+        try:
+            today, month, upto = await self.store.usage_day_and_month(
+                guild_id=key[0], user_id=key[1], day_start=day_start(now), month_start=month_start(now)
+            )
+        finally:
+            self._loading.pop(key, None)
+        tally = _Tally(day_start(now), now, upto, today, month)
+        for row_id, record, at in pending:
+            tally.add(row_id, record, at)
+        if len(self._tallies) >= _MAX_TALLIES:
+            self._tallies = {k: t for k, t in self._tallies.items() if now - t.loaded <= self.ttl}
+        self._tallies[key] = tally
+        return tally
+
+
 class Limits:
     """Role gates, budgets and request rates; `admit` refuses saying which limit and when it resets."""
 
-    def __init__(self, store: Store, server: ServerSettings, *, now: Clock = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        server: ServerSettings,
+        *,
+        now: Clock = time.time,
+        ledger: UsageLedger | None = None,
+    ) -> None:
         self.store = store
         self.server = server
         self.now = now
+        self.ledger = ledger or UsageLedger(store)
         self._buckets: dict[tuple[str, int | None, int | None], TokenBucket] = {}
 
     async def check_access(self, feature: str, caller: Caller, role_names: dict[int, str]) -> GuildConfig:
@@ -113,9 +206,7 @@ class Limits:
         self, guild_id: int | None, user_id: int | None, config: GuildConfig, now: float
     ) -> Budget:
         """Usage and limits of a user (or, with user_id None, a whole server) in a server or DMs."""
-        today, month = await self.store.usage_day_and_month(
-            guild_id=guild_id, user_id=user_id, day_start=day_start(now), month_start=month_start(now)
-        )
+        today, month = await self.ledger.totals(guild_id, user_id, now)
         who = "user" if user_id is not None else "server"
         return Budget(
             today,

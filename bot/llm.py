@@ -18,6 +18,7 @@ from openai.types.chat import ChatCompletion
 
 from bot.config import Settings
 from bot.errors import UserError
+from bot.http import provider_http_client
 from bot.i18n import Msg
 from bot.store import UsageRecord
 
@@ -26,6 +27,14 @@ log = logging.getLogger(__name__)
 Message = dict[str, Any]
 UsageSink = Callable[[UsageRecord], Awaitable[None]]
 _MAX_RETRY_WAIT = 20.0
+# What to do about a request over the model's context depends on what was asked.
+TOO_LONG = {
+    "chat": "That is too long for the model to read at once. Try a shorter message or `/reset` the channel.",
+    "code": "That code is too long for the model to read at once. Try a smaller file or one part of it.",
+    "ask": "The question and its sources are too long for the model. Try a shorter question.",
+    "documents": "Part of this document is too long for the embedding model. Try splitting the file.",
+    "": "That is too long for the model to read at once. Try something shorter.",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +98,7 @@ class LLM:
         }
         if settings.openai_base_url:
             kwargs["base_url"] = settings.openai_base_url
-        if http_client is not None:
-            kwargs["http_client"] = http_client
+        kwargs["http_client"] = http_client if http_client is not None else provider_http_client()
         self.client = AsyncOpenAI(**kwargs)
 
     async def aclose(self) -> None:
@@ -128,6 +136,7 @@ class LLM:
                 stream_cls=AsyncStream[object],
             ),
             model=model,
+            feature=who.feature,
         )
         tokens_in = tokens_out = 0
         produced = False
@@ -169,7 +178,9 @@ class LLM:
         if temperature is not None:
             params["temperature"] = temperature
         response = await self._call(
-            lambda: self.client.post("/chat/completions", body=params, cast_to=ChatCompletion), model=model
+            lambda: self.client.post("/chat/completions", body=params, cast_to=ChatCompletion),
+            model=model,
+            feature=who.feature,
         )
         usage = response.usage
         tokens_in = usage.prompt_tokens if usage else 0
@@ -192,7 +203,9 @@ class LLM:
         params["encoding_format"] = "base64"
         # Raw bytes decoded in a thread: building typed models for 64 x 512 floats stalled the loop ~100 ms.
         raw = await self._call(
-            lambda: self.client.post("/embeddings", body=params, cast_to=bytes), model=model
+            lambda: self.client.post("/embeddings", body=params, cast_to=bytes),
+            model=model,
+            feature=who.feature,
         )
         try:
             vectors, tokens = await asyncio.to_thread(decode_embeddings, raw, len(texts))
@@ -326,14 +339,16 @@ class LLM:
 
     # --- plumbing ---------------------------------------------------------------------------
 
-    async def _call(self, make: Callable[[], Awaitable[Any]], *, model: str | None = None) -> Any:
+    async def _call(
+        self, make: Callable[[], Awaitable[Any]], *, model: str | None = None, feature: str | None = None
+    ) -> Any:
         """Run one request, retrying with backoff only on failures a retry can fix."""
         attempt = 0
         while True:
             try:
                 return await make()
             except (openai.OpenAIError, ValueError) as exc:  # ValueError: a body that isn't JSON
-                error = map_error(exc, model=model)
+                error = map_error(exc, model=model, feature=feature)
                 if attempt >= self.settings.max_retries or not _retryable(exc):
                     raise error from exc
                 wait = error.retry_after or self.retry_base * (2**attempt) * (1 + random.random())
@@ -424,7 +439,7 @@ def _retry_after(exc: Exception) -> float | None:
     return None
 
 
-def map_error(exc: BaseException, *, model: str | None = None) -> UserError:
+def map_error(exc: BaseException, *, model: str | None = None, feature: str | None = None) -> UserError:
     """Turn a provider failure into a message a person understands (never the raw error)."""
     if isinstance(exc, UserError):
         return exc
@@ -468,10 +483,7 @@ def map_error(exc: BaseException, *, model: str | None = None) -> UserError:
             params={"model": named},
         )
     if code == "context_length_exceeded" or "context length" in message or "maximum context" in message:
-        return UserError(
-            "That is too long for the model to read at once. Try a shorter message or `/reset` the channel.",
-            kind="context_too_long",
-        )
+        return UserError(TOO_LONG.get(feature or "", TOO_LONG[""]), kind="context_too_long")
     if code in {"content_policy_violation", "moderation_blocked"} or "safety system" in message:
         return UserError(
             "The provider's safety system refused this request. Try wording it differently.", kind="refused"

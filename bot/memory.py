@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.store import ChannelState, Store, Turn
+from bot.store import ChannelState, Turn
 from bot.tokens import count_tokens
 
 SYSTEM_PROMPT = (
@@ -50,20 +50,31 @@ def turn_message(turn: Turn) -> dict[str, Any]:
     return {"role": turn.role, "content": turn.content}
 
 
-async def build_conversation(
-    store: Store,
+def build_conversation(
     state: ChannelState,
+    turns: list[Turn],
     *,
     budget: int,
     system_extra: str = "",
 ) -> Conversation:
-    """Assemble the messages for a turn within `budget` tokens (the reply's share already removed)."""
+    """Assemble the messages for a turn within `budget` tokens (the reply's share already removed):
+    the system prompt, then the newest of `turns` that fit beside it."""
     system = system_message(state, system_extra)
     used = message_tokens(system)
-    turns = await store.recent_turns(state.channel_id, max(0, budget - used), after=state.summary_upto)
+    kept = newest_within(turns, max(0, budget - used))
     messages = [{"role": "system", "content": system}]
-    messages += [turn_message(t) for t in turns]
-    return Conversation(messages, turns, used + sum(t.tokens for t in turns))
+    messages += [turn_message(t) for t in kept]
+    return Conversation(messages, kept, used + sum(t.tokens for t in kept))
+
+
+def newest_within(turns: list[Turn], budget: int) -> list[Turn]:
+    """The newest turns whose tokens fit in `budget`, oldest first (stops at the first that doesn't)."""
+    used = 0
+    start = len(turns)
+    while start > 0 and used + turns[start - 1].tokens <= budget:
+        start -= 1
+        used += turns[start].tokens
+    return turns[start:]
 
 
 def message_tokens(content: str) -> int:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from bot.chat import ChatService
 from bot.config import Settings
 from bot.images import ImageService
-from bot.limits import Limits
+from bot.limits import Limits, UsageLedger
 from bot.llm import LLM
 from bot.moderation import Moderator
 from bot.server_settings import ServerModerationPolicy, ServerSettings
@@ -45,7 +45,8 @@ class Services:
         """Open the database and build every service."""
         ensure_tiktoken_offline()
         store = await Store(settings.database_path).open()
-        llm = LLM(settings, on_usage=store.record_usage)
+        ledger = UsageLedger(store)
+        llm = LLM(settings, on_usage=ledger.record)
         server_settings = ServerSettings(store, settings)
         try:
             # The token tables load in ~0.2 s: here, in a thread, rather than on the loop in the first turn.
@@ -59,11 +60,14 @@ class Services:
             raise
         chunk_tokens = chunk_tokens_for(settings.chunk_tokens)
         moderation = Moderator(llm, ServerModerationPolicy(server_settings))
+        answerer = Answerer(vectors, llm, languages=parse_languages(settings.query_languages))
         return cls(
             settings=settings,
             store=store,
             llm=llm,
-            chat=ChatService(store, llm, settings, server=server_settings, moderation=moderation),
+            chat=ChatService(
+                store, llm, settings, server=server_settings, moderation=moderation, retriever=answerer
+            ),
             images=ImageService(store, llm, settings, server=server_settings),
             vectors=vectors,
             library=Library(
@@ -75,9 +79,9 @@ class Services:
                 overlap=overlap_for(chunk_tokens),
                 embed_tokens=embed_tokens_for(settings.embed_model, settings.embed_max_tokens),
             ),
-            answerer=Answerer(vectors, llm, languages=parse_languages(settings.query_languages)),
+            answerer=answerer,
             server_settings=server_settings,
-            limits=Limits(store, server_settings),
+            limits=Limits(store, server_settings, ledger=ledger),
             moderation=moderation,
         )
 
@@ -88,7 +92,8 @@ class Services:
             log.info("cleaned up %d interrupted document uploads", found)
 
     async def aclose(self) -> None:
-        """Close connections."""
+        """Close connections and stop the document worker process."""
+        await self.library.aclose()
         await self.llm.aclose()
         await asyncio.to_thread(self.vectors.close)
         await self.store.close()

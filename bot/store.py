@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -86,6 +87,95 @@ class UsageRecord:
 
 
 _TURN_COLUMNS = "id, channel_id, guild_id, author_id, author_name, role, content, tokens, created_at"
+
+
+@dataclass(frozen=True, slots=True)
+class NewTurn:
+    """A turn to store: who said what where, and what it costs in tokens."""
+
+    channel_id: int
+    guild_id: int | None
+    author_id: int
+    author_name: str
+    role: str
+    content: str
+    tokens: int
+    message_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnContext:
+    """What answering a just-stored turn needs: the channel's state and the turns after its summary."""
+
+    turn_id: int
+    state: ChannelState
+    pending_tokens: int  # every turn after the summary
+    recent: list[Turn]  # the newest of those that fit the budget, oldest first
+
+
+# The turn functions below run in the database thread (Store.db.run), so a turn costs one trip there
+# instead of one per statement: under load each trip waits for the busy event loop (bench/load.py).
+
+
+def _insert_turn(conn: sqlite3.Connection, new: NewTurn) -> int:
+    cur = conn.execute(
+        "INSERT INTO turns (channel_id, guild_id, author_id, author_name, role, content, tokens,"
+        " message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (new.channel_id, new.guild_id, new.author_id, new.author_name, new.role, new.content, new.tokens,
+         new.message_id, time.time()),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def _channel_state(conn: sqlite3.Connection, channel_id: int) -> ChannelState:
+    row = conn.execute(
+        "SELECT channel_id, persona, summary, summary_upto, trim_noticed, docs_in_chat"
+        " FROM channels WHERE channel_id = ?",
+        (channel_id,),
+    ).fetchone()
+    if row is None:
+        return ChannelState(channel_id)
+    docs = row[5]
+    return ChannelState(row[0], row[1], row[2], row[3], bool(row[4]), None if docs is None else bool(docs))
+
+
+def _recent_turns(conn: sqlite3.Connection, channel_id: int, budget: int, after: int) -> list[Turn]:
+    picked: list[Turn] = []
+    used = 0
+    before = None
+    batch = 64
+    while True:
+        sql = f"SELECT {_TURN_COLUMNS} FROM turns WHERE channel_id = ? AND id > ?"
+        args: list[int] = [channel_id, after]
+        if before is not None:
+            sql += " AND id < ?"
+            args.append(before)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(batch)
+        rows = conn.execute(sql, args).fetchall()
+        for row in rows:
+            turn = Turn(*row)
+            if used + turn.tokens > budget:
+                picked.reverse()
+                return picked
+            used += turn.tokens
+            picked.append(turn)
+        if len(rows) < batch:
+            picked.reverse()
+            return picked
+        before = rows[-1][0]
+        batch = min(batch * 4, 4096)
+
+
+def _open_turn(conn: sqlite3.Connection, new: NewTurn, budget: int) -> TurnContext:
+    turn_id = _insert_turn(conn, new)
+    state = _channel_state(conn, new.channel_id)
+    (pending,) = conn.execute(
+        "SELECT COALESCE(SUM(tokens), 0) FROM turns WHERE channel_id = ? AND id > ?",
+        (new.channel_id, state.summary_upto),
+    ).fetchone()
+    recent = _recent_turns(conn, new.channel_id, budget, state.summary_upto)
+    return TurnContext(turn_id, state, int(pending), recent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,41 +338,16 @@ class Store:
         message_id: int | None = None,
     ) -> int:
         """Append one turn to a channel's memory; returns its id."""
-        cur = await self.db.execute(
-            "INSERT INTO turns (channel_id, guild_id, author_id, author_name, role, content, tokens,"
-            " message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (channel_id, guild_id, author_id, author_name, role, content, tokens, message_id, time.time()),
-        )
-        return int(cur.lastrowid or 0)
+        new = NewTurn(channel_id, guild_id, author_id, author_name, role, content, tokens, message_id)
+        return await self.db.run(_insert_turn, new)
+
+    async def open_turn(self, new: NewTurn, budget: int) -> TurnContext:
+        """Store a user's turn and read what answering it needs (turns within `budget`) in one trip."""
+        return await self.db.run(_open_turn, new, budget)
 
     async def recent_turns(self, channel_id: int, budget: int, *, after: int = 0) -> list[Turn]:
         """The newest turns after `after` whose tokens fit in `budget`, oldest first."""
-        picked: list[Turn] = []
-        used = 0
-        before = None
-        batch = 64
-        while True:
-            sql = f"SELECT {_TURN_COLUMNS} FROM turns WHERE channel_id = ? AND id > ?"
-            args: list[int] = [channel_id, after]
-            if before is not None:
-                sql += " AND id < ?"
-                args.append(before)
-            sql += " ORDER BY id DESC LIMIT ?"
-            args.append(batch)
-            async with self.db.execute(sql, args) as cur:
-                rows = await cur.fetchall()
-            for row in rows:
-                turn = Turn(*row)
-                if used + turn.tokens > budget:
-                    picked.reverse()
-                    return picked
-                used += turn.tokens
-                picked.append(turn)
-            if len(rows) < batch:
-                picked.reverse()
-                return picked
-            before = rows[-1][0]
-            batch = min(batch * 4, 4096)
+        return await self.db.run(_recent_turns, channel_id, budget, after)
 
     async def turns_between(self, channel_id: int, after: int, upto: int) -> list[Turn]:
         """Turns with after < id <= upto, oldest first."""
@@ -320,18 +385,7 @@ class Store:
 
     async def channel_state(self, channel_id: int) -> ChannelState:
         """A channel's persona and summary (defaults if never set)."""
-        async with self.db.execute(
-            "SELECT channel_id, persona, summary, summary_upto, trim_noticed, docs_in_chat"
-            " FROM channels WHERE channel_id = ?",
-            (channel_id,),
-        ) as cur:
-            row = await cur.fetchone()
-        if row is None:
-            return ChannelState(channel_id)
-        docs = row[5]
-        return ChannelState(
-            row[0], row[1], row[2], row[3], bool(row[4]), None if docs is None else bool(docs)
-        )
+        return await self.db.run(_channel_state, channel_id)
 
     async def _upsert_channel(
         self, channel_id: int, guild_id: int | None, column: str, value: object
@@ -435,22 +489,15 @@ class Store:
 
     # --- usage ------------------------------------------------------------------------------
 
-    async def record_usage(self, record: UsageRecord) -> None:
-        """Store what one model call used."""
-        await self.db.execute(
+    async def record_usage(self, record: UsageRecord, *, at: float | None = None) -> int:
+        """Store what one model call used, now or `at` (tests on a controlled clock); returns its id."""
+        cur = await self.db.execute(
             "INSERT INTO usage (guild_id, user_id, feature, model, tokens_in, tokens_out, images, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                record.guild_id,
-                record.user_id,
-                record.feature,
-                record.model,
-                record.tokens_in,
-                record.tokens_out,
-                record.images,
-                time.time(),
-            ),
+            (record.guild_id, record.user_id, record.feature, record.model, record.tokens_in,
+             record.tokens_out, record.images, time.time() if at is None else at),
         )
+        return int(cur.lastrowid or 0)
 
     async def usage_totals(
         self, *, since: float, user_id: int | None = None, guild_id: int | None = None
@@ -632,24 +679,17 @@ class Store:
         ) as cur:
             return [SettingChange(*row) for row in await cur.fetchall()]
 
-    async def record_usage_at(self, record: UsageRecord, created_at: float) -> None:
-        """Store a usage row with its own time (imports, and tests on a controlled clock)."""
-        await self.db.execute(
-            "INSERT INTO usage (guild_id, user_id, feature, model, tokens_in, tokens_out, images, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (record.guild_id, record.user_id, record.feature, record.model, record.tokens_in,
-             record.tokens_out, record.images, created_at),
-        )
-
     async def usage_day_and_month(
         self, *, guild_id: int | None, user_id: int | None, day_start: float, month_start: float
-    ) -> tuple[UsageTotals, UsageTotals]:
-        """Usage today and this month in one server (None: DMs), for one user or everyone there."""
+    ) -> tuple[UsageTotals, UsageTotals, int]:
+        """Usage today and this month in one server (None: DMs), for one user or everyone there,
+        and the newest usage row id at that moment (what the totals include)."""
         sql = (
             "SELECT COALESCE(SUM(CASE WHEN created_at >= ? THEN tokens_in END), 0),"
             " COALESCE(SUM(CASE WHEN created_at >= ? THEN tokens_out END), 0),"
             " COALESCE(SUM(CASE WHEN created_at >= ? THEN images END), 0),"
-            " COALESCE(SUM(tokens_in), 0), COALESCE(SUM(tokens_out), 0), COALESCE(SUM(images), 0)"
+            " COALESCE(SUM(tokens_in), 0), COALESCE(SUM(tokens_out), 0), COALESCE(SUM(images), 0),"
+            " (SELECT COALESCE(MAX(id), 0) FROM usage)"
             " FROM usage WHERE guild_id IS ? AND created_at >= ?"
         )
         args: list[object] = [day_start, day_start, day_start, guild_id, min(day_start, month_start)]
@@ -658,8 +698,8 @@ class Store:
             args.append(user_id)
         async with self.db.execute(sql, args) as cur:
             row = await cur.fetchone()
-        values = [int(v) for v in row] if row else [0] * 6
-        return UsageTotals(*values[:3]), UsageTotals(*values[3:])
+        values = [int(v) for v in row] if row else [0] * 7
+        return UsageTotals(*values[:3]), UsageTotals(*values[3:6]), values[6]
 
     async def usage_by_day(
         self, *, guild_id: int | None, user_id: int | None, start: float, days: int
@@ -689,6 +729,15 @@ class Store:
         async with self.db.execute(sql, args) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
+
+    async def has_documents(self, scope_keys: Iterable[str]) -> bool:
+        """Whether any ready document is in one of the scopes."""
+        keys = list(scope_keys)
+        if not keys:
+            return False
+        sql = f"SELECT 1 FROM documents WHERE scope_key IN ({','.join('?' * len(keys))}) AND status = 'ready'"
+        async with self.db.execute(sql + " LIMIT 1", keys) as cur:
+            return await cur.fetchone() is not None
 
 
 @dataclass(frozen=True, slots=True)

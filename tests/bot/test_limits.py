@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -49,11 +50,12 @@ async def configure(server: ServerSettings, **values: str) -> None:
 
 
 async def spend(
-    store: Store, at: float, *, tokens: int = 0, images: int = 0, user: int = ANN, guild: int | None = GUILD
+    limits: Limits, at: float, *, tokens: int = 0, images: int = 0, user: int = ANN, guild: int | None = GUILD
 ) -> None:
+    """Usage as the bot records it: through the ledger the budgets read."""
     half = tokens // 2
     record = UsageRecord(guild, user, "chat", "gpt-4o-mini", half, tokens - half, images)
-    await store.record_usage_at(record, at)
+    await limits.ledger.record(record, at=at)
 
 
 def ann(guild: int | None = GUILD) -> Caller:
@@ -108,9 +110,9 @@ async def test_daily_token_budget_resets_at_midnight_utc(
     limits: Limits, server: ServerSettings, store: Store, clock: Clock
 ) -> None:
     await configure(server, user_tokens_per_day="100")
-    await spend(store, NOON - 3600, tokens=60)
+    await spend(limits, NOON - 3600, tokens=60)
     await limits.admit("chat", ann())  # 60 of 100: still room
-    await spend(store, NOON - 60, tokens=40)
+    await spend(limits, NOON - 60, tokens=40)
     with pytest.raises(UserError) as refused:
         await limits.admit("chat", ann())
     midnight = int(day_start(NOON) + 86400)
@@ -126,7 +128,7 @@ async def test_yesterdays_tokens_do_not_count_today(
     limits: Limits, server: ServerSettings, store: Store
 ) -> None:
     await configure(server, user_tokens_per_day="100")
-    await spend(store, day_start(NOON) - 1, tokens=500)
+    await spend(limits, day_start(NOON) - 1, tokens=500)
     await limits.admit("chat", ann())
 
 
@@ -134,7 +136,7 @@ async def test_monthly_token_budget_resets_on_the_first(
     limits: Limits, server: ServerSettings, store: Store, clock: Clock
 ) -> None:
     await configure(server, user_tokens_per_day="unlimited", user_tokens_per_month="1000")
-    await spend(store, datetime(2030, 1, 3, tzinfo=UTC).timestamp(), tokens=1000)
+    await spend(limits, datetime(2030, 1, 3, tzinfo=UTC).timestamp(), tokens=1000)
     with pytest.raises(UserError) as refused:
         await limits.admit("chat", ann())
     first = int(datetime(2030, 2, 1, tzinfo=UTC).timestamp())
@@ -149,7 +151,7 @@ async def test_server_token_budget_counts_every_member(
 ) -> None:
     await configure(server, server_tokens_per_day="300")
     for user in (1, 2, 3):
-        await spend(store, NOON - 10, tokens=100, user=user)
+        await spend(limits, NOON - 10, tokens=100, user=user)
     with pytest.raises(UserError) as refused:
         await limits.admit("chat", Caller(GUILD, 4))
     assert "This server has used its daily token budget (300 tokens)" in refused.value.message
@@ -159,8 +161,8 @@ async def test_usage_in_another_server_is_not_counted_here(
     limits: Limits, server: ServerSettings, store: Store
 ) -> None:
     await configure(server, user_tokens_per_day="100", server_tokens_per_day="100")
-    await spend(store, NOON - 10, tokens=5000, guild=OTHER_GUILD)
-    await spend(store, NOON - 10, tokens=5000, guild=None)
+    await spend(limits, NOON - 10, tokens=5000, guild=OTHER_GUILD)
+    await spend(limits, NOON - 10, tokens=5000, guild=None)
     await limits.admit("chat", ann())
 
 
@@ -168,7 +170,7 @@ async def test_images_per_day_counts_what_is_asked_for(
     limits: Limits, server: ServerSettings, store: Store
 ) -> None:
     await configure(server, user_images_per_day="3")
-    await spend(store, NOON - 10, images=2)
+    await spend(limits, NOON - 10, images=2)
     await limits.admit("images", ann(), images=1)
     with pytest.raises(UserError) as refused:
         await limits.admit("images", ann(), images=2)
@@ -179,7 +181,7 @@ async def test_images_per_day_counts_what_is_asked_for(
 
 async def test_server_image_limit(limits: Limits, server: ServerSettings, store: Store) -> None:
     await configure(server, server_images_per_day="4")
-    await spend(store, NOON - 10, images=4, user=BOB)
+    await spend(limits, NOON - 10, images=4, user=BOB)
     with pytest.raises(UserError) as refused:
         await limits.admit("images", ann(), images=1)
     assert "this server's daily image limit" in refused.value.message
@@ -190,7 +192,7 @@ async def test_dms_use_the_environment_defaults(tmp_path, fake_ai, clock: Clock)
     store = await Store(settings.database_path).open()
     try:
         limits = Limits(store, ServerSettings(store, settings), now=clock)
-        await spend(store, NOON - 10, tokens=50, guild=None)
+        await spend(limits, NOON - 10, tokens=50, guild=None)
         with pytest.raises(UserError) as refused:
             await limits.admit("chat", ann(None))
         assert "daily token budget (50 tokens)" in refused.value.message
@@ -208,3 +210,40 @@ async def test_role_gate_comes_first_and_names_the_roles(limits: Limits, server:
     assert "Making images is limited to @Designers, @Leads" in refused.value.message
     await limits.admit("images", Caller(GUILD, ANN, frozenset({78})), images=1)
     await limits.admit("chat", ann())  # other features stay open
+
+
+async def test_budget_checks_read_the_database_once_then_count_in_memory(
+    limits: Limits, server: ServerSettings, store: Store, clock: Clock
+) -> None:
+    await configure(server, user_tokens_per_day="100")
+    await spend(limits, NOON - 60, tokens=60)
+    reads: list[str] = []
+    await store.db.run(lambda conn: conn.set_trace_callback(reads.append))
+    for _ in range(3):
+        await limits.admit("chat", ann())
+    assert sum("FROM usage" in sql for sql in reads) == 2  # the user's and the server's, once each
+    await spend(limits, NOON - 30, tokens=40)  # counted in memory: the next check refuses
+    with pytest.raises(UserError):
+        await limits.admit("chat", ann())
+
+
+async def test_usage_recorded_elsewhere_counts_once_the_ledger_rereads(
+    limits: Limits, server: ServerSettings, store: Store, clock: Clock
+) -> None:
+    await configure(server, user_tokens_per_day="100")
+    await limits.admit("chat", ann())
+    await store.record_usage(UsageRecord(GUILD, ANN, "ask", "m", 100, 0, 0), at=NOON)  # e.g. `teambot ask`
+    clock.now += limits.ledger.ttl + 1
+    with pytest.raises(UserError):
+        await limits.admit("chat", ann())
+
+
+async def test_usage_recorded_while_the_ledger_reads_is_counted_exactly_once(
+    limits: Limits, server: ServerSettings, store: Store
+) -> None:
+    await configure(server, user_tokens_per_day="1000")
+    record = UsageRecord(GUILD, ANN, "chat", "m", 50, 50, 0)
+    # Both start together: the usage row lands while (or just before) the totals are summed.
+    await asyncio.gather(limits.admit("chat", ann()), limits.ledger.record(record, at=NOON))
+    budget = await limits.budget(GUILD, ANN, await server.config(GUILD), NOON)
+    assert budget.today.tokens == 100

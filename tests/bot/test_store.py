@@ -8,7 +8,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from bot.store import DocumentRecord, Store, UsageRecord, migration_scripts
+from bot.store import DocumentRecord, NewTurn, Store, UsageRecord, migration_scripts
 
 
 async def add(store: Store, channel: int, content: str, tokens: int = 10, guild: int | None = 1) -> int:
@@ -64,6 +64,33 @@ async def test_recent_turns_fit_the_budget_oldest_first(tmp_path: Path) -> None:
     assert [t.content for t in turns] == [f"m{i}" for i in range(200, 300)]
     after = turns[50].id
     assert (await store.recent_turns(5, 10_000, after=after))[0].content == "m251"
+    await store.close()
+
+
+async def test_open_turn_stores_the_turn_and_reads_its_context_in_one_trip(tmp_path: Path) -> None:
+    store = await Store(tmp_path / "db.sqlite3").open()
+    for i in range(30):
+        await add(store, 5, f"m{i}", tokens=10)
+    await add(store, 6, "another channel", tokens=10)
+    await store.set_summary(5, 1, "earlier talk", upto=(await store.all_turns(5))[9].id)  # m0..m9 folded
+    await store.set_persona(5, 1, "be brief")
+    trips: list[str] = []
+    await store.db.run(lambda conn: conn.set_trace_callback(trips.append))
+    calls = 0
+    run = store.db.run
+
+    async def counted(*args: object) -> object:
+        nonlocal calls
+        calls += 1
+        return await run(*args)
+
+    store.db.run = counted  # type: ignore[method-assign]
+    opened = await store.open_turn(NewTurn(5, 1, 7, "Ann", "user", "the new one", 10, 99), budget=100)
+    assert calls == 1 and len(trips) >= 3  # insert, state, pending, recent: one trip to the thread
+    assert opened.state.persona == "be brief" and opened.state.summary == "earlier talk"
+    assert opened.pending_tokens == 21 * 10  # m10..m29 and the new turn
+    assert [t.content for t in opened.recent] == [*(f"m{i}" for i in range(21, 30)), "the new one"]
+    assert opened.recent[-1].id == opened.turn_id
     await store.close()
 
 

@@ -58,8 +58,8 @@ async def test_usage_is_what_the_provider_reported(
 async def test_report_splits_today_month_and_days(store: Store, settings) -> None:
     spent = ((NOON - 60, 100), (day_start(NOON) - 60, 20), (NOON - 20 * DAY, 7), (NOON - 40 * DAY, 1))
     for at, tokens_in in spent:
-        await store.record_usage_at(UsageRecord(GUILD, ANN, "chat", "m", tokens_in, 1, 0), at)
-    await store.record_usage_at(UsageRecord(GUILD + 1, ANN, "chat", "m", 999, 0, 0), NOON - 60)
+        await store.record_usage(UsageRecord(GUILD, ANN, "chat", "m", tokens_in, 1, 0), at=at)
+    await store.record_usage(UsageRecord(GUILD + 1, ANN, "chat", "m", 999, 0, 0), at=NOON - 60)
     await add_doc(store, "a", ANN, NOON - 60)
     await add_doc(store, "b", BOB, NOON - 5 * DAY)
     report = await usage_report(limits_at(store, settings, NOON), GUILD, ANN)
@@ -73,14 +73,14 @@ async def test_report_splits_today_month_and_days(store: Store, settings) -> Non
 
 
 async def test_dm_report_has_no_server_side(store: Store, settings) -> None:
-    await store.record_usage_at(UsageRecord(None, ANN, "chat", "m", 4, 4, 0), NOON - 60)
+    await store.record_usage(UsageRecord(None, ANN, "chat", "m", 4, 4, 0), at=NOON - 60)
     report = await usage_report(limits_at(store, settings, NOON), None, ANN)
     assert report.server is None and report.server_days is None
     assert report.user.budget.today.tokens == 8
 
 
 async def test_chart_is_a_png_of_the_right_size_with_the_bars(store: Store, settings) -> None:
-    await store.record_usage_at(UsageRecord(GUILD, ANN, "chat", "m", 5000, 1000, 0), NOON - 60)
+    await store.record_usage(UsageRecord(GUILD, ANN, "chat", "m", 5000, 1000, 0), at=NOON - 60)
     report = await usage_report(limits_at(store, settings, NOON), GUILD, ANN)
     png = render_chart(report, label="Ann")
     assert png.startswith(b"\x89PNG\r\n\x1a\n")

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import copy
 import functools
 import logging
 import re
@@ -49,6 +48,7 @@ from tests.fakes.discord_payloads import (
     SentModal,
     Upload,
     attachment_payload,
+    clone,
     dm_payload,
     guild_channel_payload,
     member_payload,
@@ -253,7 +253,7 @@ class FakeDiscord:
 
     async def _login(self) -> None:
         bot, server = self.bot, self.server
-        session = FakeSession(server)
+        session = self.session = FakeSession(server)
         http = bot.http
 
         async def static_login(token: str) -> Any:
@@ -278,7 +278,7 @@ class FakeDiscord:
                 state._add_guild_from_data(server.full_guild(guild_id))
         for channel in server.channels.values():
             if channel["type"] == 1:
-                state.add_dm_channel(copy.deepcopy(channel))
+                state.add_dm_channel(clone(channel))
         bot._ready.set()
         self._started = True
         self._run_tracked(state.dispatch, "ready")
@@ -356,7 +356,7 @@ class FakeDiscord:
         if member is None:
             data = self.server.member(guild.id, user_id)
             if data is not None:
-                member = discord.Member(data=copy.deepcopy(data), guild=guild, state=self.state)  # type: ignore[arg-type]
+                member = discord.Member(data=clone(data), guild=guild, state=self.state)  # type: ignore[arg-type]
         return member
 
     def user(
@@ -365,7 +365,7 @@ class FakeDiscord:
         """A Discord user (not in any guild)."""
         user_id = id or self.server.ids.next()
         self.server.users[user_id] = user_payload(user_id, name, global_name=display_name, bot=bot)
-        return self.state.store_user(copy.deepcopy(self.server.users[user_id]))
+        return self.state.store_user(clone(self.server.users[user_id]))
 
     def guild(
         self,
@@ -408,7 +408,7 @@ class FakeDiscord:
         role_id = id or server.ids.next()
         perms = permissions or discord.Permissions.none()
         server.roles[obj.id][role_id] = role_payload(role_id, name, perms.value, len(server.roles[obj.id]))
-        role = discord.Role(guild=obj, state=self.state, data=copy.deepcopy(server.roles[obj.id][role_id]))
+        role = discord.Role(guild=obj, state=self.state, data=clone(server.roles[obj.id][role_id]))
         obj._add_role(role)
         return role
 
@@ -434,7 +434,7 @@ class FakeDiscord:
             role_ids.append(self.role(obj, f"{name}-permissions", permissions).id)
         data = member_payload(self.server.users[user.id], role_ids, nick=nick)
         self.server.members[obj.id][user.id] = data
-        member = discord.Member(data=copy.deepcopy(data), guild=obj, state=self.state)  # type: ignore[arg-type]
+        member = discord.Member(data=clone(data), guild=obj, state=self.state)  # type: ignore[arg-type]
         if self.state.member_cache_flags.joined:
             obj._add_member(member)
         obj._member_count = len(self.server.members[obj.id])
@@ -467,7 +467,7 @@ class FakeDiscord:
             overwrites=self._overwrites(obj.id, overwrites),
         )
         self.server.channels[channel_id] = data
-        channel = discord.CategoryChannel(guild=obj, state=self.state, data=copy.deepcopy(data))  # type: ignore[arg-type]
+        channel = discord.CategoryChannel(guild=obj, state=self.state, data=clone(data))  # type: ignore[arg-type]
         obj._add_channel(channel)
         return channel
 
@@ -494,7 +494,7 @@ class FakeDiscord:
             parent_id=None if category is None else category.id,
         )
         self.server.channels[channel_id] = data
-        channel = discord.TextChannel(guild=obj, state=self.state, data=copy.deepcopy(data))  # type: ignore[arg-type]
+        channel = discord.TextChannel(guild=obj, state=self.state, data=clone(data))  # type: ignore[arg-type]
         obj._add_channel(channel)
         return channel
 
@@ -505,7 +505,7 @@ class FakeDiscord:
         data = self.server.channels[channel.id]
         data["permission_overwrites"] = self._overwrites(channel.guild.id, overwrites)
         obj = self.bot.get_channel(channel.id)
-        obj._update(obj.guild, copy.deepcopy(data))  # type: ignore[union-attr]
+        obj._update(obj.guild, clone(data))  # type: ignore[union-attr]
 
     def thread(
         self,
@@ -522,7 +522,7 @@ class FakeDiscord:
         owner_id = self.server.bot_id if owner is None else owner.id
         data = thread_payload(thread_id, guild.id, parent.id, owner_id, name, private=private)
         self.server.channels[thread_id] = data
-        return guild._store_thread(copy.deepcopy(data))  # type: ignore[arg-type]
+        return guild._store_thread(clone(data))  # type: ignore[arg-type]
 
     def dm_channel(self, user: discord.abc.User) -> discord.DMChannel:
         """The DM channel between the bot and a user."""
@@ -536,7 +536,7 @@ class FakeDiscord:
         existing = self.bot.get_channel(int(data["id"]))
         if isinstance(existing, discord.DMChannel):
             return existing
-        return self.state.add_dm_channel(copy.deepcopy(data))
+        return self.state.add_dm_channel(clone(data))
 
     def close_dms(self, user: discord.abc.User) -> None:
         """Make sending a DM to this user fail with 50007 (they block DMs)."""
@@ -685,14 +685,14 @@ class FakeDiscord:
             server.add_cdn(att, upload.data)
             attachment_payloads.append(att)
         mentioned = [int(x) for x in re.findall(r"<@!?(\d+)>", content)]
-        referenced = None if reply_to is None else copy.deepcopy(self._message_payload(reply_to))
+        referenced = None if reply_to is None else clone(self._message_payload(reply_to))
         if referenced is not None and ping_reply:
             mentioned.append(int(referenced["author"]["id"]))
         message_id = server.ids.next()
         data = message_payload(
             message_id,
             channel_id,
-            copy.deepcopy(server.users[author.id]),
+            clone(server.users[author.id]),
             content=content,
             guild_id=guild_id,
             member=member,
@@ -718,7 +718,7 @@ class FakeDiscord:
         if bot_perms is not None and not bot_perms.view_channel:
             return None
         self._events.pop("message", None)
-        self._run_tracked(self.state.parse_message_create, copy.deepcopy(server._visible_content(data)))
+        self._run_tracked(self.state.parse_message_create, clone(server._visible_content(data)))
         message = self._events.pop("message", (None,))[0]
         if settle:
             await self.settle()
@@ -729,16 +729,16 @@ class FakeDiscord:
         for user_id in dict.fromkeys(user_ids):
             if user_id not in self.server.users:
                 continue
-            entry = copy.deepcopy(self.server.users[user_id])
+            entry = clone(self.server.users[user_id])
             member = None if guild_id is None else self.server.member(guild_id, user_id)
             if member is not None:
-                entry["member"] = {k: v for k, v in copy.deepcopy(member).items() if k != "user"}
+                entry["member"] = {k: v for k, v in clone(member).items() if k != "user"}
             out.append(entry)
         return out
 
     async def dispatch(self, event: str, payload: Payload, *, settle: bool = True) -> None:
         """Feed any raw gateway event (e.g. GUILD_MEMBER_ADD) to the bot's parser."""
-        self._run_tracked(self.state.parsers[event], copy.deepcopy(payload))
+        self._run_tracked(self.state.parsers[event], clone(payload))
         if settle:
             await self.settle()
 
@@ -758,7 +758,7 @@ class FakeDiscord:
         interaction_id = server.ids.next()
         token = f"fake-interaction-token-{interaction_id}"
         guild_id = server.guild_of(channel_id)
-        channel = copy.deepcopy(server.channels[channel_id])
+        channel = clone(server.channels[channel_id])
         payload: Payload = {
             "id": str(interaction_id),
             "application_id": str(server.bot_id),
@@ -785,20 +785,20 @@ class FakeDiscord:
                 guild_id=str(guild_id),
                 guild={"id": str(guild_id), "locale": guild_locale, "features": []},
                 guild_locale=guild_locale,
-                member={**copy.deepcopy(member), "permissions": str(perms.value)},
+                member={**clone(member), "permissions": str(perms.value)},
                 app_permissions=str(app_perms.value),
                 context=0,
                 authorizing_integration_owners={"0": str(guild_id)},
             )
         else:
             payload.update(
-                user=copy.deepcopy(server.users[user.id]),
+                user=clone(server.users[user.id]),
                 app_permissions=str(DM_PERMISSIONS.value),
                 context=1,
                 authorizing_integration_owners={"0": "0"},
             )
         if message is not None:
-            payload["message"] = copy.deepcopy(message)
+            payload["message"] = clone(message)
         record = InteractionRecord(
             id=interaction_id,
             token=token,
@@ -817,7 +817,7 @@ class FakeDiscord:
         self, payload: Payload, record: InteractionRecord, settle: bool
     ) -> InteractionRecord:
         self._events.pop("interaction", None)
-        self._run_tracked(self.state.parse_interaction_create, copy.deepcopy(payload))
+        self._run_tracked(self.state.parse_interaction_create, clone(payload))
         record.interaction = self._events.pop("interaction", (None,))[0]
         if settle:
             await self.settle()
@@ -892,12 +892,12 @@ class FakeDiscord:
         if kind == 6:
             if target not in server.users:
                 raise ValueError(f"unknown user {value!r}")
-            resolved.setdefault("users", {})[str(target)] = copy.deepcopy(server.users[target])
+            resolved.setdefault("users", {})[str(target)] = clone(server.users[target])
             member = None if guild_id is None else server.member(guild_id, target)
             if member is not None:
                 perms = self.permissions_for(channel_id, target) or discord.Permissions.none()
                 resolved.setdefault("members", {})[str(target)] = {
-                    **{k: v for k, v in copy.deepcopy(member).items() if k != "user"},
+                    **{k: v for k, v in clone(member).items() if k != "user"},
                     "permissions": str(perms.value),
                 }
         elif kind == 8:
@@ -905,7 +905,7 @@ class FakeDiscord:
                 raise DiscordWouldRefuse("roles cannot be picked outside a server")
             if target not in server.roles[guild_id]:
                 raise ValueError(f"unknown role {value!r}")
-            resolved.setdefault("roles", {})[str(target)] = copy.deepcopy(server.roles[guild_id][target])
+            resolved.setdefault("roles", {})[str(target)] = clone(server.roles[guild_id][target])
         elif kind == 7:
             channel = server.channels.get(target)
             if channel is None:
@@ -914,7 +914,7 @@ class FakeDiscord:
                 raise DiscordWouldRefuse(f"channel type {channel['type']} not allowed for {spec['name']!r}")
             perms = self.permissions_for(target, user_id) or discord.Permissions.none()
             resolved.setdefault("channels", {})[str(target)] = {
-                **copy.deepcopy(channel),
+                **clone(channel),
                 "permissions": str(perms.value),
             }
         return str(target)
@@ -1093,7 +1093,7 @@ class FakeDiscord:
             message = self._message_payload(target)
             channel_id = int(message["channel_id"]) if channel is None else _id(channel)
             kind = discord.AppCommandType.message
-            resolved["messages"] = {message["id"]: copy.deepcopy(message)}
+            resolved["messages"] = {message["id"]: clone(message)}
         guild_id = server.guild_of(channel_id)
         _, schema, guild_specific = self._find_command(name, guild_id, kind)
         self._check_available(schema, guild_id, channel_id, user.id, guild_specific)
@@ -1242,7 +1242,7 @@ class FakeDiscord:
         return self.server.interactions[_id(interaction)]
 
     def _user_obj(self, user_id: int) -> discord.User:
-        return self.state.store_user(copy.deepcopy(self.server.users[user_id]))
+        return self.state.store_user(clone(self.server.users[user_id]))
 
     # ------------------------------------------------------------------ what the bot did
 

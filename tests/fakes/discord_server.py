@@ -9,7 +9,6 @@ the bot did (every call, every message in its final state, interaction answers, 
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import re
 import time
@@ -34,6 +33,7 @@ from tests.fakes.discord_payloads import (
     SentModal,
     Snowflakes,
     attachment_payload,
+    clone,
     dm_payload,
     guild_payload,
     iso,
@@ -153,12 +153,17 @@ class FakeResponse:
 
 
 class _Pending:
-    def __init__(self, produce: Callable[[], Any]) -> None:
+    def __init__(self, produce: Callable[[], Any], session: FakeSession) -> None:
         self._produce = produce
+        self._session = session
 
     async def __aenter__(self) -> FakeResponse:
         await asyncio.sleep(0)  # a real request always yields to the loop
-        return await self._produce()
+        started = time.thread_time()
+        try:
+            return await self._produce()
+        finally:  # the fake's own work, which bench/load.py keeps apart from the bot's
+            self._session.cpu_seconds += time.thread_time() - started
 
     async def __aexit__(self, *exc: object) -> None:
         return None
@@ -170,14 +175,15 @@ class FakeSession:
     def __init__(self, server: FakeDiscordServer) -> None:
         self.server = server
         self.closed = False
+        self.cpu_seconds = 0.0  # spent answering requests
 
     def request(self, method: str, url: str, **kwargs: Any) -> _Pending:
         """Answer a REST call from the fake server."""
-        return _Pending(lambda: self.server.handle(method, url, **kwargs))
+        return _Pending(lambda: self.server.handle(method, url, **kwargs), self)
 
     def get(self, url: str, **kwargs: Any) -> _Pending:
         """Answer a CDN download (attachments, avatars)."""
-        return _Pending(lambda: self.server.handle_cdn(url))
+        return _Pending(lambda: self.server.handle_cdn(url), self)
 
     async def ws_connect(self, url: str, **kwargs: Any) -> Any:
         """There is no gateway: events are fed by the harness."""
@@ -680,7 +686,7 @@ class FakeDiscordServer:
         if sent.deleted:
             raise Refused(error(404, 10008, "Unknown Message"))
         self._validate(body, files)
-        new = copy.deepcopy(sent.payload)
+        new = clone(sent.payload)
         if "content" in body:
             new["content"] = body["content"] or ""
         for key in ("embeds", "components"):
@@ -707,7 +713,7 @@ class FakeDiscordServer:
         if not sent.ephemeral:
             self.store_message(new)
             self._echo("MESSAGE_UPDATE", new)
-        return copy.deepcopy(new)
+        return clone(new)
 
     def delete_bot_message(self, sent: SentMessage) -> None:
         """Delete a bot message."""
@@ -728,7 +734,7 @@ class FakeDiscordServer:
         """Send the gateway event Discord would send for a change the bot made."""
         if self.hooks is None:
             return
-        data = copy.deepcopy(payload)
+        data = clone(payload)
         channel_id = int(data.get("channel_id", 0))
         guild_id = self.guild_of(channel_id) if channel_id in self.channels else None
         if guild_id is not None and event in ("MESSAGE_CREATE", "MESSAGE_UPDATE"):
@@ -741,7 +747,7 @@ class FakeDiscordServer:
     # ------------------------------------------------------------------ REST: users, guilds, channels
 
     def _r_get_me(self, req: _Request) -> Answer:
-        return 200, copy.deepcopy(self.bot_user)
+        return 200, clone(self.bot_user)
 
     def _r_get_application(self, req: _Request) -> Answer:
         return 200, {
@@ -767,7 +773,7 @@ class FakeDiscordServer:
 
     def _r_get_user(self, req: _Request, user_id: str) -> Answer:
         user = self.users.get(int(user_id))
-        return (200, copy.deepcopy(user)) if user else error(404, 10013, "Unknown User")
+        return (200, clone(user)) if user else error(404, 10013, "Unknown User")
 
     def _r_create_dm(self, req: _Request) -> Answer:
         user_id = int(req.body["recipient_id"])
@@ -775,10 +781,10 @@ class FakeDiscordServer:
             return error(404, 10013, "Unknown User")
         for channel in self.channels.values():
             if channel["type"] == 1 and channel["recipients"][0]["id"] == str(user_id):
-                return 200, copy.deepcopy(channel)
+                return 200, clone(channel)
         channel = dm_payload(self.ids.next(), self.users[user_id])
         self.channels[int(channel["id"])] = channel
-        return 200, copy.deepcopy(channel)
+        return 200, clone(channel)
 
     def _r_leave_guild(self, req: _Request, guild_id: str) -> Answer:
         gid = self._guild(guild_id)
@@ -796,21 +802,21 @@ class FakeDiscordServer:
     def _r_get_guild_channels(self, req: _Request, guild_id: str) -> Answer:
         self._guild(guild_id)
         return 200, [
-            copy.deepcopy(c)
+            clone(c)
             for c in self.channels.values()
             if c.get("guild_id") == guild_id and c["type"] not in THREAD_TYPES
         ]
 
     def _r_get_roles(self, req: _Request, guild_id: str) -> Answer:
-        return 200, copy.deepcopy(list(self.roles[self._guild(guild_id)].values()))
+        return 200, clone(list(self.roles[self._guild(guild_id)].values()))
 
     def _r_get_member(self, req: _Request, guild_id: str, user_id: str) -> Answer:
         member = self.member(self._guild(guild_id), int(user_id))
-        return (200, copy.deepcopy(member)) if member else error(404, 10007, "Unknown Member")
+        return (200, clone(member)) if member else error(404, 10007, "Unknown Member")
 
     def _r_get_channel(self, req: _Request, channel_id: str) -> Answer:
         channel = self.channels.get(int(channel_id))
-        return (200, copy.deepcopy(channel)) if channel else error(404, 10003, "Unknown Channel")
+        return (200, clone(channel)) if channel else error(404, 10003, "Unknown Channel")
 
     def _r_typing(self, req: _Request, channel_id: str) -> Answer:
         self._require(int(channel_id), "send_messages")
@@ -827,8 +833,8 @@ class FakeDiscordServer:
         data = thread_payload(thread_id, guild_id, cid, self.bot_id, req.body["name"], private=private)
         self.channels[thread_id] = data
         if self.hooks is not None:
-            self.hooks.gateway("THREAD_CREATE", {**copy.deepcopy(data), "newly_created": True})
-        return 201, copy.deepcopy(data)
+            self.hooks.gateway("THREAD_CREATE", {**clone(data), "newly_created": True})
+        return 201, clone(data)
 
     # ------------------------------------------------------------------ REST: messages
 
@@ -848,14 +854,14 @@ class FakeDiscordServer:
             chosen = older + newer[: limit - len(older)]
         else:
             chosen = ordered[-limit:]
-        return 200, [copy.deepcopy(self._visible_content(m)) for m in reversed(chosen)]
+        return 200, [clone(self._visible_content(m)) for m in reversed(chosen)]
 
     def _r_get_message(self, req: _Request, channel_id: str, message_id: str) -> Answer:
         self._require(int(channel_id), "read_message_history")
         found = self.messages.get(int(channel_id), {}).get(int(message_id))
         if found is None:
             return error(404, 10008, "Unknown Message")
-        return 200, copy.deepcopy(self._visible_content(found))
+        return 200, clone(self._visible_content(found))
 
     def _r_create_message(self, req: _Request, channel_id: str) -> Answer:
         cid = int(channel_id)
@@ -867,7 +873,7 @@ class FakeDiscordServer:
         channel = self.channels[cid]
         if channel["type"] == 1 and int(channel["recipients"][0]["id"]) in self.closed_dms:
             return error(403, 50007, "Cannot send messages to this user")
-        return 200, copy.deepcopy(self.create_bot_message(cid, body, req.files).payload)
+        return 200, clone(self.create_bot_message(cid, body, req.files).payload)
 
     def _r_edit_message(self, req: _Request, channel_id: str, message_id: str) -> Answer:
         sent = self.sent_by_id.get(int(message_id))
@@ -943,10 +949,10 @@ class FakeDiscordServer:
                 entry["guild_id"] = guild_id
             out.append(entry)
         self.commands[gid] = out
-        return 200, copy.deepcopy(out)
+        return 200, clone(out)
 
     def _r_get_commands(self, req: _Request, app_id: str, guild_id: str | None = None) -> Answer:
-        return 200, copy.deepcopy(self.commands.get(None if guild_id is None else int(guild_id), []))
+        return 200, clone(self.commands.get(None if guild_id is None else int(guild_id), []))
 
     # ------------------------------------------------------------------ REST: interactions
 
@@ -977,7 +983,7 @@ class FakeDiscordServer:
                 loading=kind == 5,
             )
             rec.original = made
-            resource["message"] = copy.deepcopy(made.payload)
+            resource["message"] = clone(made.payload)
         elif kind in (6, 7):
             if rec.component_message_id is None:
                 return error(400, 40004, "Interaction type does not support this response")
@@ -1031,7 +1037,7 @@ class FakeDiscordServer:
 
     def _r_wh_get(self, req: _Request, app_id: str, token: str, message_id: str) -> Answer:
         _, target = self._webhook_target(app_id, token, message_id)
-        return 200, copy.deepcopy(target.payload)
+        return 200, clone(target.payload)
 
     def _r_wh_edit(self, req: _Request, app_id: str, token: str, message_id: str) -> Answer:
         _, target = self._webhook_target(app_id, token, message_id)
@@ -1053,4 +1059,4 @@ class FakeDiscordServer:
         ephemeral = bool(int(body.get("flags") or 0) & EPHEMERAL)
         made = self.create_bot_message(rec.channel_id, body, req.files, interaction=rec, ephemeral=ephemeral)
         rec.followups.append(made)
-        return 200, copy.deepcopy(made.payload)
+        return 200, clone(made.payload)

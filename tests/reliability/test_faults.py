@@ -53,7 +53,13 @@ EXPECTED: dict[str, str | dict[str, str]] = {
         "default": "doesn't have the model",
         "imagine": "can't make images with `gpt-image-1`",
     },
-    "context_length": "too long for the model to read at once",
+    "context_length": {  # what to do about it depends on what was asked
+        "default": "too long for the model to read at once. Try something shorter",
+        "chat": "Try a shorter message or `/reset` the channel",
+        "code": "That code is too long for the model to read at once",
+        "ask": "The question and its sources are too long for the model",
+        "upload": "too long for the embedding model. Try splitting the file",
+    },
     "content_policy": "safety system refused this request",
 }
 # How placeholders and progress lines begin: none may be what a message says at the end.
