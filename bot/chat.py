@@ -35,6 +35,9 @@ SUMMARY_PROMPT = (
     "Reply with the summary only."
 )
 _MAX_IMAGE_SIDE = 1536
+# Told, as text streams in, how to render the visible text so far: rendering (hiding <think> blocks)
+# is left to whoever shows it, at most once a second, not redone for every delta of a long answer.
+OnText = Callable[[Callable[[], str]], None]
 
 
 @dataclass(slots=True)
@@ -96,8 +99,9 @@ class ChatService:
         async with self._locks[channel_id]:
             yield
 
-    async def reply(self, turn: TurnIn, on_text: Callable[[str], None] | None = None) -> ChatReply:
-        """Store the user's turn, then stream and store the answer; `on_text` sees the visible text."""
+    async def reply(self, turn: TurnIn, on_text: OnText | None = None) -> ChatReply:
+        """Store the user's turn, then stream and store the answer; `on_text` is told how to render the
+        visible text so far each time more arrives."""
         subject = Subject(
             turn.guild_id, turn.channel_id, turn.author_id, turn.author_name, "chat", turn.message_id
         )
@@ -118,7 +122,7 @@ class ChatService:
             if trimmed and not state.trim_noticed:
                 notes.append(TRIM_NOTE)
                 await self.store.mark_trim_noticed(turn.channel_id, turn.guild_id)
-            sources = within_tokens(found or [], (self.history_budget - message_tokens(content)) // 2)
+            sources = within_tokens(found or [], (self.history_budget - new.tokens) // 2)
             conversation = build_conversation(
                 state, recent, budget=self.history_budget, system_extra=chat_sources_prompt(sources)
             )
@@ -169,16 +173,20 @@ class ChatService:
             )
             return None
 
-    async def _stream(self, messages: list[dict], turn: TurnIn, on_text: Callable[[str], None] | None) -> str:
-        raw = ""
+    async def _stream(self, messages: list[dict], turn: TurnIn, on_text: OnText | None) -> str:
+        parts: list[str] = []
+
+        def visible() -> str:
+            return strip_reasoning("".join(parts))
+
         who = Who(turn.guild_id, turn.author_id, "chat")
         model = await self.model_for(turn.guild_id)
         stream = self.llm.stream_chat(messages, who=who, model=model, max_tokens=self.settings.reply_tokens)
         async for delta in stream:
-            raw += delta
+            parts.append(delta)
             if on_text is not None:
-                on_text(strip_reasoning(raw))
-        text = strip_reasoning(raw).strip()
+                on_text(visible)
+        text = visible().strip()
         if not text:
             raise UserError("The model returned an empty answer. Please try again.", kind="empty_answer")
         return text

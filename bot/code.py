@@ -8,11 +8,10 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from bot.chat import ChatService
+from bot.chat import ChatService, OnText
 from bot.config import Settings
 from bot.errors import UserError
 from bot.files import (
@@ -465,19 +464,23 @@ class CodeHelp:
         request.instructions = request.instructions.strip()
         return request
 
-    async def run(self, request: CodeRequest, on_text: Callable[[str], None] | None = None) -> CodeResult:
-        """Stream the answer (`on_text` sees the visible reply), remember it, and shape the reply."""
+    async def run(self, request: CodeRequest, on_text: OnText | None = None) -> CodeResult:
+        """Stream the answer (`on_text` can render the visible reply), remember it, and shape the reply."""
         top = header(request)
         language = canonical_language(request.output_language)
         who = Who(request.guild_id, request.author_id, "code")
-        raw = ""
+        parts: list[str] = []
+
+        def visible() -> str:
+            return top + tag_fences(strip_reasoning("".join(parts)), language)
+
         messages = build_messages(request)
         model = await self.chat.model_for(request.guild_id)
         async for delta in self.llm.stream_chat(messages, who=who, model=model, max_tokens=self.reply_tokens):
-            raw += delta
+            parts.append(delta)
             if on_text is not None:
-                on_text(top + tag_fences(strip_reasoning(raw), language))
-        answer = tag_fences(strip_reasoning(raw).strip(), language)
+                on_text(visible)
+        answer = tag_fences(strip_reasoning("".join(parts)).strip(), language)
         if not answer:
             raise UserError("The model returned an empty answer. Please try again.", kind="empty_answer")
         await self.remember(request, answer)

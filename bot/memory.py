@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from bot.store import ChannelState, Turn
@@ -60,7 +61,7 @@ def build_conversation(
     """Assemble the messages for a turn within `budget` tokens (the reply's share already removed):
     the system prompt, then the newest of `turns` that fit beside it."""
     system = system_message(state, system_extra)
-    used = message_tokens(system)
+    used = _system_tokens(system)
     kept = newest_within(turns, max(0, budget - used))
     messages = [{"role": "system", "content": system}]
     messages += [turn_message(t) for t in kept]
@@ -80,3 +81,7 @@ def newest_within(turns: list[Turn], budget: int) -> list[Turn]:
 def message_tokens(content: str) -> int:
     """Tokens one chat message costs, counting the chat format's own overhead."""
     return count_tokens(content) + _MESSAGE_OVERHEAD
+
+
+# A channel's system prompt changes only with its persona, summary or sources: count it once.
+_system_tokens = lru_cache(maxsize=4096)(message_tokens)

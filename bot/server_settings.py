@@ -276,7 +276,7 @@ class ServerSettings:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
-        self._cache: dict[int, dict[str, str]] = {}
+        self._cache: dict[int, GuildConfig] = {}  # read on every request; this class is the only writer
         # Channels' own docs-in-chat switches, read on every chat turn; this class is their only writer.
         self._channel_docs: dict[int, bool | None] = {}
 
@@ -289,11 +289,11 @@ class ServerSettings:
         """The effective settings of a server (DMs: the environment's)."""
         if guild_id is None:
             return GuildConfig(self.defaults)
-        own = self._cache.get(guild_id)
-        if own is None:
+        config = self._cache.get(guild_id)
+        if config is None:
             own = {k: v for k, v in (await self.store.guild_settings(guild_id)).items() if k in KEYS}
-            self._cache[guild_id] = own
-        return GuildConfig({**self.defaults, **own}, frozenset(own))
+            config = self._cache[guild_id] = GuildConfig({**self.defaults, **own}, frozenset(own))
+        return config
 
     async def chat_model(self, guild_id: int | None) -> str:
         """The chat model a server uses now."""

@@ -130,7 +130,7 @@ class LiveReply:
         self.placeholder = t(PLACEHOLDER, locale)
         self.sent: list[Editable] = []
         self._shown: list[str] = []
-        self._latest = ""
+        self._render: Callable[[], str] = str
         self._changed = asyncio.Event()
         self._pump: asyncio.Task | None = None
         self._last_edit = 0.0
@@ -143,9 +143,14 @@ class LiveReply:
         self._last_edit = time.monotonic()
         self._pump = asyncio.create_task(self._follow())
 
-    def update(self, text: str) -> None:
-        """Take the visible text so far (cheap; the pump does the editing)."""
-        self._latest = text
+    @property
+    def _latest(self) -> str:
+        return self._render()
+
+    def update(self, text: str | Callable[[], str]) -> None:
+        """Take the visible text so far, or how to render it (cheap: the pump renders and edits at most
+        once per interval)."""
+        self._render = text if callable(text) else lambda: text
         self._changed.set()
 
     async def _follow(self) -> None:
@@ -156,7 +161,8 @@ class LiveReply:
                 await asyncio.sleep(wait)
             self._changed.clear()
             try:
-                await self._show(split_message(self._latest + CURSOR) if self._latest else [self.placeholder])
+                latest = self._latest
+                await self._show(split_message(latest + CURSOR) if latest else [self.placeholder])
             except discord.HTTPException as exc:
                 log.warning("live edit failed: %s", exc.status)
             self._last_edit = time.monotonic()
@@ -211,10 +217,11 @@ class LiveReply:
     async def fail(self, message: str) -> None:
         """Replace the placeholder (or append to a partial answer) with an error message."""
         await self._stop_pump()
-        if not self._latest:
+        latest = self._latest
+        if not latest:
             await self._show([f"⚠️ {message}"])
             return
-        pages = split_message(self._latest.rstrip() + f"\n\n⚠️ {message}")
+        pages = split_message(latest.rstrip() + f"\n\n⚠️ {message}")
         await self._show(pages)
 
 

@@ -33,7 +33,7 @@ def sent_messages(fake_ai: FakeOpenAI) -> list[dict]:
 
 async def test_reply_is_streamed_and_both_turns_stored(chat: ChatService, store: Store) -> None:
     seen: list[str] = []
-    reply = await chat.reply(turn("hello"), on_text=seen.append)
+    reply = await chat.reply(turn("hello"), on_text=lambda render: seen.append(render()))
     assert reply.text == "echo: [Ann] hello"
     assert len(seen) > 1 and seen[-1] == "echo: [Ann] hello"
     stored = await store.all_turns(100)
@@ -136,7 +136,7 @@ async def test_provider_failure_keeps_the_users_turn(
 async def test_reasoning_is_not_shown_or_stored(chat: ChatService, store: Store, fake_ai: FakeOpenAI) -> None:
     fake_ai.reply_with("<think>let me think hard</think>The answer is 4.")
     seen: list[str] = []
-    reply = await chat.reply(turn("2+2?"), on_text=seen.append)
+    reply = await chat.reply(turn("2+2?"), on_text=lambda render: seen.append(render()))
     assert reply.text == "The answer is 4."
     assert not any("think" in s for s in seen)
     assert (await store.all_turns(100))[-1].content == "The answer is 4."

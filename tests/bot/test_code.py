@@ -276,7 +276,7 @@ async def test_run_streams_stores_the_pair_and_keeps_chat_memory_out(
     fake_ai.reply_with("1. **high** L1: division by zero")
     seen: list[str] = []
     req = helper.prepare(request("review", Snippet("a = 1 / 0", "python")))
-    result = await helper.run(req, on_text=seen.append)
+    result = await helper.run(req, on_text=lambda render: seen.append(render()))
     assert seen[-1].endswith("division by zero") and seen[0].startswith("**Code review** · Python")
     assert result.text == "**Code review** · Python\n\n1. **high** L1: division by zero"
     sent = fake_ai.last_request("/chat/completions").json

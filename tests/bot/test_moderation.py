@@ -79,7 +79,7 @@ async def test_flagged_output_is_refused_and_never_streamed(
     shown: list[str] = []
     chat = chat_with(store, llm, settings, Moderator(llm, TeamPolicy()))
     with pytest.raises(UserError) as caught:
-        await chat.reply(turn("hello"), on_text=shown.append)
+        await chat.reply(turn("hello"), on_text=lambda render: shown.append(render()))
     assert caught.value.kind == "moderated_output"
     assert shown == []  # nothing of the answer reached the screen
     assert [t.role for t in await store.all_turns(CHANNEL)] == ["user"]
@@ -92,7 +92,7 @@ async def test_clean_text_passes_both_checks(
 ) -> None:
     shown: list[str] = []
     chat = chat_with(store, llm, settings, Moderator(llm, TeamPolicy()))
-    reply = await chat.reply(turn("hello there"), on_text=shown.append)
+    reply = await chat.reply(turn("hello there"), on_text=lambda render: shown.append(render()))
     assert reply.text == "echo: [Aiko] hello there"
     assert len(fake_ai.requests_to("/moderations")) == 2
     assert shown == []  # with moderation on the answer shows only once checked
