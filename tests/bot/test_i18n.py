@@ -13,8 +13,8 @@ from bot.errors import UserError
 from bot.files import sniff_kind
 from bot.i18n import Msg, choose, lang, t, translation
 from bot.i18n_ja import JA
-from bot.llm import map_error
 from bot.memory import SYSTEM_PROMPT
+from bot.provider_errors import map_error
 from index.ingest import parse_document
 from index.query import ANSWER_PROMPT
 
@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Modules whose every user-facing text must have a Japanese entry.
 CONVERTED = [
     "bot/llm.py",
+    "bot/provider_errors.py",
     "bot/files.py",
     "index/ingest.py",
     "index/library.py",
