@@ -482,7 +482,7 @@ _WATCH = (
     ("openai request params transform", "_transform.py", "async_maybe_transform"),
     ("openai client: build + send request", "_base_client.py", "post"),
     ("memory.build_conversation", "memory.py", "build_conversation"),
-    ("Store.open_turn", "store.py", "_open_turn"),
+    ("Store.open_turn (its SQL runs in the DB thread)", "turns.py", "open_turn"),
     ("ChatService._fold_overflow", "chat.py", "_fold_overflow"),
     ("waiting in the event loop (DB thread, I/O)", "~", "<method 'poll' of 'select.epoll' objects>"),
 )

@@ -155,7 +155,7 @@ async def test_a_job_over_its_time_is_stopped_and_refused(worker: ParseWorker) -
 
 async def test_closing_stops_a_busy_worker_promptly(worker: ParseWorker) -> None:
     job = asyncio.create_task(worker.run("slow.pdf", time.sleep, 60))
-    await until(lambda: worker.busy and worker.pids())
+    await until(lambda: worker.busy and worker.pids(), seconds=60)  # the first start imports the parsers
     (pid,) = worker.pids()
     started = time.monotonic()
     await worker.aclose()

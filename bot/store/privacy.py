@@ -1,0 +1,74 @@
+"""Data deletion for /forget-me and `teambot purge`: what is stored about a user, and removing it."""
+
+from __future__ import annotations
+
+from bot.store.core import StoreCore
+from bot.store.records import UserFootprint
+
+# The model's reply to each of a user's turns: the next turn in that channel, when it is the bot's.
+_ANSWERS_TO = (
+    "SELECT a.id FROM turns u JOIN turns a ON a.id = (SELECT MIN(n.id) FROM turns n"
+    " WHERE n.channel_id = u.channel_id AND n.id > u.id)"
+    " WHERE u.author_id = ? AND u.role = 'user' AND a.role = 'assistant'"
+)
+# Channels whose rolling summary was written from a user's turns, and their DM channels' state.
+_SUMMARIES_WITH = (
+    "SELECT c.channel_id FROM channels c WHERE (c.summary != '' AND EXISTS (SELECT 1 FROM turns t"
+    " WHERE t.channel_id = c.channel_id AND t.author_id = ? AND t.role = 'user' AND t.id <= c.summary_upto))"
+    " OR (c.guild_id IS NULL AND c.summary != '' AND EXISTS (SELECT 1 FROM turns t"
+    " WHERE t.channel_id = c.channel_id AND t.author_id = ? AND t.role = 'user'))"
+)
+
+
+class PrivacyMixin(StoreCore):
+    """The Store's view of one user's data, and its deletion."""
+
+    async def _count(self, sql: str, args: tuple[object, ...]) -> int:
+        async with self.db.execute(sql, args) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def user_footprint(self, user_id: int) -> UserFootprint:
+        """How much is stored about a user: turns, answers, summaries, usage, images, documents."""
+        return UserFootprint(
+            turns=await self._count(
+                "SELECT COUNT(*) FROM turns WHERE author_id = ? AND role = 'user'", (user_id,)
+            ),
+            answers=await self._count(f"SELECT COUNT(*) FROM turns WHERE id IN ({_ANSWERS_TO})", (user_id,)),
+            summaries=await self._count(f"SELECT COUNT(*) FROM ({_SUMMARIES_WITH})", (user_id, user_id)),
+            usage_rows=await self._count("SELECT COUNT(*) FROM usage WHERE user_id = ?", (user_id,)),
+            images=await self._count("SELECT COUNT(*) FROM image_generations WHERE user_id = ?", (user_id,)),
+            documents=await self._count(
+                "SELECT COUNT(*) FROM documents WHERE uploader_id = ? AND status = 'ready'", (user_id,)
+            ),
+        )
+
+    async def forget_user(self, user_id: int) -> UserFootprint:
+        """Delete a user's turns, answers, summaries with them and image records; anonymise their usage."""
+        # One transaction: all of it or none. Documents are the Library's to remove (vectors live there).
+        async with self.transaction() as db:
+            async with db.execute(_SUMMARIES_WITH, (user_id, user_id)) as cur:
+                channels = [row[0] for row in await cur.fetchall()]
+            # Cleared summaries are rebuilt by the next fold from the turns that remain.
+            await db.executemany(
+                "UPDATE channels SET summary = '', summary_upto = 0, trim_noticed = 0 WHERE channel_id = ?",
+                [(c,) for c in channels],
+            )
+            await db.execute(
+                "UPDATE channels SET persona_set_by = NULL WHERE persona_set_by = ?", (user_id,)
+            )
+            answers = await db.execute(f"DELETE FROM turns WHERE id IN ({_ANSWERS_TO})", (user_id,))
+            turns = await db.execute(
+                "DELETE FROM turns WHERE author_id = ? AND role = 'user'", (user_id,)
+            )
+            # Hourly anonymous totals keep every server's day and month figures, in any whole-hour timezone.
+            await db.execute(
+                "INSERT INTO usage (guild_id, user_id, feature, model, tokens_in, tokens_out, images,"
+                " created_at) SELECT guild_id, NULL, feature, model, SUM(tokens_in), SUM(tokens_out),"
+                " SUM(images), CAST(created_at / 3600 AS INTEGER) * 3600 FROM usage WHERE user_id = ?"
+                " GROUP BY guild_id, feature, model, CAST(created_at / 3600 AS INTEGER)",
+                (user_id,),
+            )
+            usage = await db.execute("DELETE FROM usage WHERE user_id = ?", (user_id,))
+            images = await db.execute("DELETE FROM image_generations WHERE user_id = ?", (user_id,))
+        return UserFootprint(turns.rowcount, answers.rowcount, len(channels), usage.rowcount, images.rowcount)
