@@ -25,6 +25,7 @@ CONVERTED = [
     "bot/provider_errors.py",
     "bot/files.py",
     "index/ingest.py",
+    *(f"index/readers/{p.name}" for p in sorted((ROOT / "index" / "readers").glob("*.py"))),
     "index/library.py",
     "index/worker.py",
     "bot/chat.py",
