@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -127,6 +128,7 @@ class UsageLedger:
         self.ttl = ttl
         self._tallies: dict[TallyKey, _Tally] = {}
         self._loading: dict[TallyKey, list[tuple[int, UsageRecord, float]]] = {}
+        self._load_lock = asyncio.Lock()
 
     async def record(self, record: UsageRecord, *, at: float | None = None) -> None:
         """Store what a model call used, now or `at`, and count it (the LLM's usage sink)."""
@@ -144,9 +146,16 @@ class UsageLedger:
         """Usage today and this month of a user (or, user_id None, a whole server) in a server or DMs."""
         key = (guild_id, user_id)
         tally = self._tallies.get(key)
-        if tally is None or tally.day != day_start(now) or now - tally.loaded > self.ttl:
-            tally = await self._load(key, now)
+        if self._stale(tally, now):
+            async with self._load_lock:  # two reads of one key at once could each miss the other's rows
+                tally = self._tallies.get(key)
+                if self._stale(tally, now):
+                    tally = await self._load(key, now)
+        assert tally is not None
         return tally.today, tally.month
+
+    def _stale(self, tally: _Tally | None, now: float) -> bool:
+        return tally is None or tally.day != day_start(now) or now - tally.loaded > self.ttl
 
     async def _load(self, key: TallyKey, now: float) -> _Tally:
         # Rows recorded while the query runs may or may not be in its sums: `upto` tells which.
