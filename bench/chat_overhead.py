@@ -30,8 +30,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +39,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as a script: make `bot` and `tests.fakes` importable
 
-import httpx2  # noqa: E402
 
+from bench.chat_edges import EdgeLLM, Probe  # noqa: E402
+from bench.chat_text import TextPool, make_text  # noqa: E402
 from bot.chat import ChatService, TurnIn  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.http import ProviderTransport, provider_http_client  # noqa: E402
-from bot.llm import LLM, Message, Who  # noqa: E402
 from bot.memory import message_tokens, speaker_line  # noqa: E402
 from bot.store import NewTurn, Store, Turn, TurnContext  # noqa: E402
 from bot.tokens import ensure_tiktoken_offline  # noqa: E402
@@ -63,76 +62,12 @@ GOAL_P99_MS = 20.0
 WARMUP = 20
 BASELINE_WARMUP = 2
 
-_VOCABULARY = (
-    "the a to and of in is it that for on with this we can you be are should deploy build test merge "
-    "branch review release staging production database query index cache latency request response "
-    "error timeout retry queue worker job schedule config setting token user channel message thread "
-    "server client api endpoint schema migration table column row key value json yaml docker image "
-    "container pod node cluster memory cpu disk log metric alert dashboard incident fix bug issue "
-    "ticket sprint roadmap design doc spec meeting tomorrow today yesterday week friday monday plan "
-    "customer feature flag rollout rollback version tag commit diff patch lint type check coverage "
-    "python rust typescript go function class method module package import export async await loop "
-    "lock thread process pipeline ci cd run step stage artifact bucket storage backup restore "
-    "permission role admin owner team manager review approve comment question answer idea maybe "
-    "probably definitely because however although since until after before while when where why how"
-)
-_WORDS = tuple(_VOCABULARY.split())
 _NAMES = ("Alice", "Bob", "Chen", "Dana", "Emeka", "Farah", "Gustav", "Hiro", "Ines", "Jonas", "Kim", "Lea")
 _PERSONA = (
     "You help the platform team. Prefer short answers with concrete commands. When a question is about "
     "production, remind people of the change-freeze rules and link the runbook section if you know it. "
     "Use British spelling."
 )
-
-
-# --- realistic text ---------------------------------------------------------------------------------
-
-
-def _sentence(rng: random.Random, words: int) -> str:
-    text = " ".join(rng.choice(_WORDS) for _ in range(words))
-    return text[0].upper() + text[1:] + rng.choice(".?.!.")
-
-
-def _code_block(rng: random.Random, lines: int) -> str:
-    body = [
-        f"def {rng.choice(_WORDS)}_{i}(x: int) -> int:\n    return x * {rng.randint(2, 99)}"
-        for i in range(lines)
-    ]
-    return "```python\n" + "\n".join(body) + "\n```"
-
-
-def make_text(rng: random.Random, words: int, code_chance: float) -> str:
-    """A chat message of about `words` words, sometimes with a fenced code block."""
-    sentences: list[str] = []
-    left = words
-    while left > 0:
-        n = min(left, rng.randint(5, 18))
-        sentences.append(_sentence(rng, n))
-        left -= n
-    paragraphs = [" ".join(sentences[i : i + 4]) for i in range(0, len(sentences), 4)]
-    if rng.random() < code_chance:
-        paragraphs.insert(rng.randint(0, len(paragraphs)), _code_block(rng, rng.randint(2, 8)))
-    return "\n\n".join(paragraphs)
-
-
-def _sized_text(rng: random.Random, mu: float, sigma: float, low: int, high: int, code: float) -> str:
-    """A message whose length in words is log-normal, as chat messages are."""
-    return make_text(rng, min(high, max(low, int(rng.lognormvariate(mu, sigma)))), code)
-
-
-@dataclass(slots=True)
-class TextPool:
-    """Pre-generated user and assistant messages with their token counts."""
-
-    user: list[str]
-    assistant: list[tuple[str, int]]
-
-    @classmethod
-    def make(cls, rng: random.Random, size: int = 1_000) -> TextPool:
-        """User messages of a median ~20 words; answers of a median ~180 words."""
-        user = [_sized_text(rng, 3.0, 0.8, 3, 400, 0.08) for _ in range(size)]
-        answers = [_sized_text(rng, 5.2, 0.6, 20, 900, 0.3) for _ in range(size)]
-        return cls(user, [(a, message_tokens(a)) for a in answers])
 
 
 # --- the database -----------------------------------------------------------------------------------
@@ -209,108 +144,6 @@ class NaiveStore(Store):
         pending = sum(t.tokens for t in await self.all_turns(new.channel_id) if t.id > state.summary_upto)
         recent = await naive_recent_turns(self, new.channel_id, budget, after=state.summary_upto)
         return TurnContext(turn_id, state, pending, recent)
-
-
-# --- the edges: the LLM call and the HTTP transport -------------------------------------------------
-
-
-@dataclass(slots=True)
-class Exchange:
-    """One HTTP request to the model: when it left, and when its last body chunk arrived."""
-
-    sent: float
-    streamed: bool = False
-    last_chunk: float = 0.0
-
-
-@dataclass(slots=True)
-class Probe:
-    """Timestamps collected at the edges during one turn."""
-
-    exchanges: list[Exchange] = field(default_factory=list)
-    stream_entered: float = 0.0
-    profiler: cProfile.Profile | None = None
-
-    def bot_pauses(self) -> None:
-        """The bot's own time stops (a request leaves, or the turn ends): pause the profiler if any."""
-        if self.profiler is not None:
-            self.profiler.disable()
-
-    def bot_resumes(self) -> None:
-        """The bot's own time starts again (the turn starts, or a response ended): resume the profiler."""
-        if self.profiler is not None:
-            self.profiler.enable()
-
-    def take(self) -> tuple[list[Exchange], float]:
-        """The exchanges and stream_chat entry of the turn just run; starts afresh."""
-        taken, entered = self.exchanges, self.stream_entered
-        self.exchanges, self.stream_entered = [], 0.0
-        return taken, entered
-
-
-class TimedStream(httpx2.AsyncByteStream):
-    """A response body that notes when each chunk reached the bot."""
-
-    def __init__(self, inner: httpx2.AsyncByteStream, exchange: Exchange, probe: Probe) -> None:
-        self._inner = inner
-        self._exchange = exchange
-        self._probe = probe
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        """The body's chunks, stamped on arrival."""
-        async for chunk in self._inner:
-            self._exchange.last_chunk = time.perf_counter()
-            yield chunk
-        self._probe.bot_resumes()
-
-    async def aclose(self) -> None:
-        """Close the wrapped body."""
-        await self._inner.aclose()
-
-
-class TimedTransport(httpx2.AsyncBaseTransport):
-    """The client's HTTP transport, noting when each request leaves and its body arrives."""
-
-    def __init__(self, probe: Probe) -> None:
-        self._inner = ProviderTransport()  # the product's transport
-        self._probe = probe
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        """Stamp the request, send it, and wrap the body to stamp its chunks."""
-        exchange = Exchange(time.perf_counter())
-        self._probe.bot_pauses()
-        self._probe.exchanges.append(exchange)
-        response = await self._inner.handle_async_request(request)
-        exchange.streamed = response.headers.get("content-type", "").startswith("text/event-stream")
-        exchange.last_chunk = time.perf_counter()
-        response.stream = TimedStream(response.stream, exchange, self._probe)  # type: ignore[arg-type]
-        return response
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._inner.aclose()
-
-
-class EdgeLLM(LLM):
-    """The real LLM, noting when ChatService hands it the conversation."""
-
-    def __init__(self, settings: Settings, store: Store, probe: Probe) -> None:
-        client = provider_http_client(TimedTransport(probe))
-        super().__init__(settings, on_usage=store.record_usage, http_client=client)
-        self.probe = probe
-
-    async def stream_chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        who: Who,
-        model: str | None = None,
-        max_tokens: int | None = None,
-    ) -> AsyncIterator[str]:
-        """Stamp the entry, then the product's stream_chat unchanged."""
-        self.probe.stream_entered = time.perf_counter()
-        async for delta in super().stream_chat(messages, who=who, model=model, max_tokens=max_tokens):
-            yield delta
 
 
 # --- measuring ----------------------------------------------------------------------------------------
