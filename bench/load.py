@@ -9,7 +9,7 @@ Each channel sends its next message as soon as the previous reply is complete, f
 `--through discord` (default) a message is a real mention delivered to the real TeamBot on the Discord
 doubles (tests/fakes/discord.py), and a turn ends when the reply's final text reaches the fake Discord;
 with `--through core` turns go straight to ChatService.reply. The fake model runs in its own process
-(tests/fakes/openai_server.py) so its work does not compete with the bot for the GIL.
+(tests/fakes/openai_server/) so its work does not compete with the bot for the GIL.
 
 Printed, with the goals:
   throughput       completed turns / the ideal (channels × seconds / latency)        goal ≥ 0.9
