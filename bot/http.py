@@ -1,6 +1,6 @@
 """The provider client's HTTP transport: the openai SDK's aiohttp transport, with its errors told apart.
 
-httpx2's own pool checks every idle connection on each request; at 50 busy channels that was ~40% of
+httpx2's own pool checks every idle connection on each request; at 50 busy channels that was a third of
 the bot's CPU per turn (bench/load.py). The SDK ships an aiohttp transport (`DefaultAioHttpClient`),
 and aiohttp already comes with discord.py. Its error map turns every aiohttp connection error,
 "connection refused" and "server hung up" included, into a connect *timeout*; this wrapper restores
