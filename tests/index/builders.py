@@ -1,10 +1,12 @@
-"""Real test files built in memory: PDFs, Word documents and zips, with no extra dependencies."""
+"""Real test files built in memory (PDFs, Word documents, zips), sample texts, and vector-store chunks."""
 
 from __future__ import annotations
 
 import io
 import zipfile
 from xml.sax.saxutils import escape
+
+from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
 
 def _pdf_string(text: str) -> str:
@@ -150,3 +152,86 @@ def set_declared_size(data: bytes, member: str, size: int) -> bytes:
                 out[start + size_offset : start + size_offset + 4] = size.to_bytes(4, "little")
             start += 4
     return bytes(out)
+
+
+# ---------------------------------------------------------------------------------------------- sample texts
+
+NEKO = (
+    "吾輩は猫である。名前はまだ無い。どこで生れたかとんと見当がつかぬ。"
+    "何でも薄暗いじめじめした所でニャーニャー泣いていた事だけは記憶している。"
+    "吾輩はここで始めて人間というものを見た。しかもあとで聞くとそれは書生という人間中で一番獰悪な種族であったそうだ。"
+    "この書生というのは時々我々を捕えて煮て食うという話である。「本当ですか？」と聞いた。"
+    "しかしその当時は何という考もなかったから別段恐しいとも思わなかった！"
+)
+EXTRA = {"uploader": 111, "scope": "server", "guild": 222, "channel": 333}
+
+GUIDE = """---
+title: Team Guide
+---
+Read this first.
+
+# Setup
+Install with `pip install <pkg>` from [the index](https://example.org).
+<!-- hidden note -->
+
+## Requirements
+Python 3.11 <b>or newer</b>.
+
+```python
+# a comment, not a heading
+def main():
+    return 1
+```
+
+~~~
+# also code
+~~~
+
+Usage
+-----
+Run ![the logo](logo.png) it.
+
+# FAQ
+### Where?
+Here.
+"""
+
+
+# --------------------------------------------------------------------------------------------- vector chunks
+
+DIM = 8
+
+
+def chunk(
+    doc_id: str,
+    i: int,
+    text: str,
+    vector: list[float] | None,
+    *,
+    shard: str = "1",
+    scope: str = "server:1",
+) -> TextNode:
+    """A chunk as ingest makes it: doc id, shard and scope in its metadata, its document as source."""
+    metadata = {"doc_id": doc_id, "filename": f"{doc_id}.md", "shard": shard, "scope": scope}
+    node = TextNode(
+        id_=f"{doc_id}:{i}",
+        text=text,
+        metadata=metadata,
+        embedding=vector,
+        excluded_embed_metadata_keys=["doc_id", "shard", "scope"],
+        excluded_llm_metadata_keys=["doc_id", "shard", "scope"],
+    )
+    node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=doc_id)
+    return node
+
+
+def axis(i: int, dim: int = DIM) -> list[float]:
+    """A unit vector along one axis."""
+    vector = [0.0] * dim
+    vector[i] = 1.0
+    return vector
+
+
+def ids(results: list[tuple[TextNode, float]]) -> list[str]:
+    """The node ids of search results, in order."""
+    return [node.node_id for node, _ in results]
