@@ -12,6 +12,7 @@ from typing import Self
 import aiosqlite
 
 from bot.connection import SharedConnection
+from bot.store.window import Windows
 
 MIGRATIONS = "bot.migrations"
 
@@ -36,6 +37,7 @@ class StoreCore:
         self._idle = asyncio.Event()
         self._idle.set()
         self._tx_lock = asyncio.Lock()
+        self._windows = Windows()  # channels' recent turns, touched only in the database thread
 
     @property
     def db(self) -> aiosqlite.Connection:

@@ -47,6 +47,7 @@ class PrivacyMixin(StoreCore):
         """Delete a user's turns, answers, summaries with them and image records; anonymise their usage."""
         # One transaction: all of it or none. Documents are the Library's to remove (vectors live there).
         async with self.transaction() as db:
+            self._windows.drop()  # no window is read while the transaction is open (bot/store/window.py)
             async with db.execute(_SUMMARIES_WITH, (user_id, user_id)) as cur:
                 channels = [row[0] for row in await cur.fetchall()]
             # Cleared summaries are rebuilt by the next fold from the turns that remain.

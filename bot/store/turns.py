@@ -4,23 +4,33 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Iterable
 
 from bot.store.core import StoreCore
 from bot.store.records import _TURN_COLUMNS, ChannelState, NewTurn, Turn, TurnContext
+from bot.store.window import Window, Windows
 
 # The turn functions below run in the database thread (Store.db.run), so a turn costs one trip there
 # instead of one per statement: under load each trip waits for the busy event loop (bench/load.py).
 
 
-def _insert_turn(conn: sqlite3.Connection, new: NewTurn) -> int:
+def _insert_turn(conn: sqlite3.Connection, new: NewTurn) -> Turn:
+    now = time.time()
     cur = conn.execute(
         "INSERT INTO turns (channel_id, guild_id, author_id, author_name, role, content, tokens,"
         " message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (new.channel_id, new.guild_id, new.author_id, new.author_name, new.role, new.content, new.tokens,
-         new.message_id, time.time()),
+         new.message_id, now),
     )
-    return int(cur.lastrowid or 0)
+    return Turn(int(cur.lastrowid or 0), new.channel_id, new.guild_id, new.author_id, new.author_name,
+                new.role, new.content, new.tokens, now)
+
+
+def _add_turn(conn: sqlite3.Connection, new: NewTurn, windows: Windows) -> int:
+    turn = _insert_turn(conn, new)
+    windows.added(turn)
+    return turn.id
 
 
 def _channel_state(conn: sqlite3.Connection, channel_id: int) -> ChannelState:
@@ -63,15 +73,32 @@ def _recent_turns(conn: sqlite3.Connection, channel_id: int, budget: int, after:
         batch = min(batch * 4, 4096)
 
 
-def _open_turn(conn: sqlite3.Connection, new: NewTurn, budget: int) -> TurnContext:
-    turn_id = _insert_turn(conn, new)
+def _open_turn(conn: sqlite3.Connection, new: NewTurn, budget: int, windows: Windows) -> TurnContext:
+    turn = _insert_turn(conn, new)
     state = _channel_state(conn, new.channel_id)
-    (pending,) = conn.execute(
-        "SELECT COALESCE(SUM(tokens), 0) FROM turns WHERE channel_id = ? AND id > ?",
-        (new.channel_id, state.summary_upto),
-    ).fetchone()
-    recent = _recent_turns(conn, new.channel_id, budget, state.summary_upto)
-    return TurnContext(turn_id, state, int(pending), recent)
+    window = windows.current(conn, new.channel_id, state.summary_upto, budget)
+    if window is not None:
+        window.add(turn)
+    else:  # not kept, or changed by a fold or a budget: read it, the new turn included
+        (pending,) = conn.execute(
+            "SELECT COALESCE(SUM(tokens), 0) FROM turns WHERE channel_id = ? AND id > ?",
+            (new.channel_id, state.summary_upto),
+        ).fetchone()
+        recent = _recent_turns(conn, new.channel_id, budget, state.summary_upto)
+        tokens = sum(t.tokens for t in recent)
+        window = Window(state.summary_upto, budget, deque(recent), tokens, int(pending))
+        windows.keep(new.channel_id, window)
+    return TurnContext(turn.id, state, window.pending, list(window.turns))
+
+
+def _forget_channel(conn: sqlite3.Connection, channel_id: int, windows: Windows) -> int:
+    cur = conn.execute("DELETE FROM turns WHERE channel_id = ?", (channel_id,))
+    conn.execute(
+        "UPDATE channels SET summary = '', summary_upto = 0, trim_noticed = 0 WHERE channel_id = ?",
+        (channel_id,),
+    )
+    windows.drop(channel_id)
+    return cur.rowcount
 
 
 class TurnsMixin(StoreCore):
@@ -93,11 +120,12 @@ class TurnsMixin(StoreCore):
     ) -> int:
         """Append one turn to a channel's memory; returns its id."""
         new = NewTurn(channel_id, guild_id, author_id, author_name, role, content, tokens, message_id)
-        return await self.db.run(_insert_turn, new)
+        return await self.db.run(_add_turn, new, self._windows)
 
     async def open_turn(self, new: NewTurn, budget: int) -> TurnContext:
-        """Store a user's turn and read what answering it needs (turns within `budget`) in one trip."""
-        return await self.db.run(_open_turn, new, budget)
+        """Store a user's turn and read what answering it needs (turns within `budget`) in one trip: from
+        the channel's window in memory while it holds (bot/store/window.py)."""
+        return await self.db.run(_open_turn, new, budget, self._windows)
 
     async def recent_turns(self, channel_id: int, budget: int, *, after: int = 0) -> list[Turn]:
         """The newest turns after `after` whose tokens fit in `budget`, oldest first."""
@@ -128,17 +156,13 @@ class TurnsMixin(StoreCore):
 
     async def forget_channel(self, channel_id: int) -> int:
         """Delete a channel's turns and summary (the persona stays); returns turns deleted."""
-        cur = await self.db.execute("DELETE FROM turns WHERE channel_id = ?", (channel_id,))
-        await self.db.execute(
-            "UPDATE channels SET summary = '', summary_upto = 0, trim_noticed = 0 WHERE channel_id = ?",
-            (channel_id,),
-        )
-        return cur.rowcount
+        return await self.db.run(_forget_channel, channel_id, self._windows)
 
     async def bulk_add_turns(self, rows: Iterable[tuple[int, int | None, int, str, str, str, int]]) -> None:
         """Insert many turns in one transaction (benchmarks and imports)."""
         now = time.time()
         async with self.transaction() as db:
+            self._windows.drop()  # no window is read while the transaction is open (bot/store/window.py)
             await db.executemany(
                 "INSERT INTO turns (channel_id, guild_id, author_id, author_name, role, content, tokens,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
