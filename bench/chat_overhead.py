@@ -2,7 +2,7 @@
 
 Run by hand from the checkout (not a test; pytest only collects tests/):
 
-    /work/venv/bin/python bench/chat_overhead.py [--turns 200] [--baseline-turns 30] [--profile]
+    .venv/bin/python bench/chat_overhead.py [--turns 200] [--baseline-turns 30] [--profile]
 
 Measured per turn, on the real Store, LLM and ChatService against the fake OpenAI server:
 

@@ -2,7 +2,7 @@
 
 Run by hand from the checkout (not a test):
 
-    /work/venv/bin/python bench/ingest.py [--pages 300] [--runs 3]
+    .venv/bin/python bench/ingest.py [--pages 300] [--runs 3]
 
 The product (Library.add: parse and chunk in the worker process of index/worker.py, embeddings in
 batches of 64, four at a time) runs against the fake OpenAI server on 127.0.0.1, which runs in a process

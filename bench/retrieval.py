@@ -2,7 +2,7 @@
 
 Run by hand from the checkout (not a test; pytest only collects tests/):
 
-    /work/venv/bin/python bench/retrieval.py [--sizes 10000 100000] [--queries 200] [--simple-queries 5]
+    .venv/bin/python bench/retrieval.py [--sizes 10000 100000] [--queries 200] [--simple-queries 5]
 
 For each size N the measured guild holds N chunks of 512 dimensions (half server-wide, half spread over
 ten channels) and four other guilds hold N/8 each, so the index has 1.5 N chunks. A query asks for the

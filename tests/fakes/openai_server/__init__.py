@@ -39,6 +39,8 @@ Behaviour in short:
   A refused connection is not a server behaviour: point the client at ``closed_port_url()``.
 - ``latency`` delays every answer; ``stream_delay`` spaces stream chunks. Both, and ``timeout``, end
   at once on ``stop()``.
+- ``keep_requests`` bounds what ``requests`` remembers to the latest N (a long load run); unbounded by
+  default.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import logging
 import socket
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,6 +50,7 @@ class FakeOpenAI:
         retry_after: float = 0.05,
         context_limit: int | None = None,
         validate_images: bool = True,
+        keep_requests: int | None = None,
     ) -> None:
         self.api_key = api_key
         self.models: dict[str, str] = {}
@@ -65,7 +67,9 @@ class FakeOpenAI:
         self.validate_images = validate_images
         self._responder: Responder | None = None
         self._lock = threading.Lock()
-        self._requests: list[RecordedRequest] = []
+        # A long load run keeps only its latest requests: holding every parsed body made the fake's own
+        # garbage collector, not the bot, the slowest part of a 60 s run.
+        self._requests: deque[RecordedRequest] = deque(maxlen=keep_requests)
         self._failures: list[_Failure] = []
         self._images: dict[str, bytes] = {}
         self._counter = 0
