@@ -16,6 +16,7 @@ import openai
 from openai import AsyncOpenAI, AsyncStream
 from openai.types.chat import ChatCompletion
 
+from bot.chat_body import chat_body
 from bot.config import Settings
 from bot.errors import UserError
 from bot.http import provider_http_client
@@ -109,18 +110,14 @@ class LLM:
     ) -> AsyncIterator[str]:
         """Yield text deltas of a streamed completion; records usage when it ends."""
         model = model or self.settings.chat_model
-        params: dict[str, Any] = {
-            "model": model,
-            "messages": list(messages),
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
+        params: dict[str, Any] = {"model": model, "stream": True, "stream_options": {"include_usage": True}}
         if max_tokens:
             params["max_tokens"] = max_tokens
+        body = chat_body(params, messages)
         stream = await self._call(
             lambda: self.client.post(
                 "/chat/completions",
-                body=params,
+                content=body,
                 cast_to=ChatCompletion,
                 stream=True,
                 # Plain dicts: a typed chunk model per event was a third of the bot's CPU per turn under
@@ -164,13 +161,14 @@ class LLM:
     ) -> ChatResult:
         """One non-streamed completion."""
         model = model or self.settings.chat_model
-        params: dict[str, Any] = {"model": model, "messages": list(messages)}
+        params: dict[str, Any] = {"model": model}
         if max_tokens:
             params["max_tokens"] = max_tokens
         if temperature is not None:
             params["temperature"] = temperature
+        body = chat_body(params, messages)
         response = await self._call(
-            lambda: self.client.post("/chat/completions", body=params, cast_to=ChatCompletion),
+            lambda: self.client.post("/chat/completions", content=body, cast_to=ChatCompletion),
             model=model,
             feature=who.feature,
         )

@@ -46,11 +46,6 @@ def system_message(state: ChannelState, extra: str = "") -> str:
     return "\n\n".join(parts)
 
 
-def turn_message(turn: Turn) -> dict[str, Any]:
-    """A stored turn as a chat message."""
-    return {"role": turn.role, "content": turn.content}
-
-
 def build_conversation(
     state: ChannelState,
     turns: list[Turn],
@@ -64,7 +59,7 @@ def build_conversation(
     used = _system_tokens(system)
     kept = newest_within(turns, max(0, budget - used))
     messages = [{"role": "system", "content": system}]
-    messages += [turn_message(t) for t in kept]
+    messages += [{"role": t.role, "content": t.content} for t in kept]  # a call per turn cost more
     return Conversation(messages, kept, used + sum(t.tokens for t in kept))
 
 
