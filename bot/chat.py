@@ -8,14 +8,15 @@ import io
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from PIL import Image, UnidentifiedImageError
 
 from bot.config import Settings
 from bot.errors import UserError
-from bot.llm import LLM, Who
+from bot.llm import LLM, Spent, Who
 from bot.memory import build_conversation, message_tokens, newest_within, speaker_line
 from bot.moderation import Moderator, Subject
 from bot.server_settings import ServerSettings
@@ -23,6 +24,9 @@ from bot.store import ChannelState, NewTurn, Store, Turn, TurnContext
 from bot.text import strip_reasoning
 from index.library import Where
 from index.query import Answerer, Source, chat_sources_prompt, cited, within_tokens
+
+if TYPE_CHECKING:
+    from bot.limits import UsageLedger
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +79,7 @@ class ChatService:
         server: ServerSettings | None = None,
         moderation: Moderator | None = None,
         retriever: Answerer | None = None,
+        ledger: UsageLedger | None = None,
     ) -> None:
         self.store = store
         self.llm = llm
@@ -82,6 +87,7 @@ class ChatService:
         self.server = server
         self.moderation = moderation
         self.retriever = retriever  # searched when the channel's docs-in-chat switch (from `server`) is on
+        self.ledger = ledger  # given: an answer and its usage are stored in one trip (Store.add_reply)
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     @property
@@ -138,18 +144,22 @@ class ChatService:
                     messages[-1] = {"role": "user", "content": [{"type": "text", "text": content}, *parts]}
                 else:
                     notes.append(NO_VISION_NOTE)
-            text = await self._stream(messages, turn, on_text)
-            if moderated and self.moderation is not None:
-                await self.moderation.screen_output(text, subject)
-            await self.store.add_turn(
-                channel_id=turn.channel_id,
-                guild_id=turn.guild_id,
-                author_id=0,
-                author_name="teambot",
-                role="assistant",
-                content=text,
-                tokens=message_tokens(text),
+            spent = Spent() if self.ledger is not None else None
+            try:
+                text = await self._stream(messages, turn, on_text, spent)
+                if moderated and self.moderation is not None:
+                    await self.moderation.screen_output(text, subject)
+            except BaseException:
+                if spent is not None:  # no answer to store it with: what the model used is kept alone
+                    await self.llm.record(spent.record)
+                raise
+            answer = NewTurn(
+                turn.channel_id, turn.guild_id, 0, "teambot", "assistant", text, message_tokens(text)
             )
+            usage = spent.record if spent is not None else None
+            _, usage_id, at = await self.store.add_reply(answer, usage)
+            if usage is not None and usage_id is not None and self.ledger is not None:
+                self.ledger.count(usage_id, usage, at)
             return ChatReply(text, notes, cited(text, sources))
 
     async def _find_sources(self, turn: TurnIn) -> list[Source] | None:
@@ -173,7 +183,9 @@ class ChatService:
             )
             return None
 
-    async def _stream(self, messages: list[dict], turn: TurnIn, on_text: OnText | None) -> str:
+    async def _stream(
+        self, messages: list[dict], turn: TurnIn, on_text: OnText | None, spent: Spent | None
+    ) -> str:
         parts: list[str] = []
 
         def visible() -> str:
@@ -181,11 +193,14 @@ class ChatService:
 
         who = Who(turn.guild_id, turn.author_id, "chat")
         model = await self.model_for(turn.guild_id)
-        stream = self.llm.stream_chat(messages, who=who, model=model, max_tokens=self.settings.reply_tokens)
-        async for delta in stream:
-            parts.append(delta)
-            if on_text is not None:
-                on_text(visible)
+        stream = self.llm.stream_chat(
+            messages, who=who, model=model, max_tokens=self.settings.reply_tokens, spent=spent
+        )
+        async with aclosing(stream):  # closed here, not by the garbage collector: `spent` is final after
+            async for delta in stream:
+                parts.append(delta)
+                if on_text is not None:
+                    on_text(visible)
         text = visible().strip()
         if not text:
             raise UserError("The model returned an empty answer. Please try again.", kind="empty_answer")

@@ -133,12 +133,15 @@ class UsageLedger:
     async def record(self, record: UsageRecord, *, at: float | None = None) -> None:
         """Store what a model call used, now or `at`, and count it (the LLM's usage sink)."""
         moment = time.time() if at is None else at
-        row_id = await self.store.record_usage(record, at=moment)
+        self.count(await self.store.record_usage(record, at=moment), record, moment)
+
+    def count(self, row_id: int, record: UsageRecord, at: float) -> None:
+        """Count a usage row already stored (with a chat answer, by Store.add_reply)."""
         for key in ((record.guild_id, record.user_id), (record.guild_id, None)):
             if (tally := self._tallies.get(key)) is not None:
-                tally.add(row_id, record, moment)
+                tally.add(row_id, record, at)
             if (pending := self._loading.get(key)) is not None:
-                pending.append((row_id, record, moment))
+                pending.append((row_id, record, at))
 
     async def totals(
         self, guild_id: int | None, user_id: int | None, now: float

@@ -40,6 +40,14 @@ class Who:
 
 
 @dataclass(slots=True)
+class Spent:
+    """What a streamed call used, when its caller stores it with the answer (one database trip for
+    both) instead of the LLM recording it; the caller records it alone if the answer fails."""
+
+    record: UsageRecord | None = None
+
+
+@dataclass(slots=True)
 class ChatResult:
     """A finished completion."""
 
@@ -107,8 +115,10 @@ class LLM:
         who: Who,
         model: str | None = None,
         max_tokens: int | None = None,
+        spent: Spent | None = None,
     ) -> AsyncIterator[str]:
-        """Yield text deltas of a streamed completion; records usage when it ends."""
+        """Yield text deltas of a streamed completion; records usage when it ends (or leaves it in
+        `spent`, if given, for the caller to store)."""
         model = model or self.settings.chat_model
         params: dict[str, Any] = {"model": model, "stream": True, "stream_options": {"include_usage": True}}
         if max_tokens:
@@ -146,7 +156,10 @@ class LLM:
         except (openai.OpenAIError, ValueError, OSError) as exc:
             raise self._cut_off() if produced else map_error(exc, model=model) from exc
         finally:
-            await self._record(who, model, tokens_in, tokens_out)
+            if spent is not None:
+                spent.record = self._usage(who, model, tokens_in, tokens_out)
+            else:
+                await self._record(who, model, tokens_in, tokens_out)
         if not finished and not produced:
             raise self._cut_off()
 
@@ -348,12 +361,19 @@ class LLM:
                 await asyncio.sleep(wait)
                 attempt += 1
 
+    async def record(self, record: UsageRecord | None) -> None:
+        """Hand what a call used to the usage sink (budgets, /usage); None: it used nothing."""
+        if record is not None and self.on_usage is not None:
+            await self.on_usage(record)
+
+    @staticmethod
+    def _usage(who: Who, model: str, tokens_in: int, tokens_out: int, images: int = 0) -> UsageRecord | None:
+        if not (tokens_in or tokens_out or images):
+            return None
+        return UsageRecord(who.guild_id, who.user_id, who.feature, model, tokens_in, tokens_out, images)
+
     async def _record(self, who: Who, model: str, tokens_in: int, tokens_out: int, images: int = 0) -> None:
-        if self.on_usage is None or not (tokens_in or tokens_out or images):
-            return
-        await self.on_usage(
-            UsageRecord(who.guild_id, who.user_id, who.feature, model, tokens_in, tokens_out, images)
-        )
+        await self.record(self._usage(who, model, tokens_in, tokens_out, images))
 
     @staticmethod
     def _cut_off() -> UserError:

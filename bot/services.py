@@ -66,7 +66,13 @@ class Services:
             store=store,
             llm=llm,
             chat=ChatService(
-                store, llm, settings, server=server_settings, moderation=moderation, retriever=answerer
+                store,
+                llm,
+                settings,
+                server=server_settings,
+                moderation=moderation,
+                retriever=answerer,
+                ledger=ledger,
             ),
             images=ImageService(store, llm, settings, server=server_settings),
             vectors=vectors,

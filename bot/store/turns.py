@@ -8,7 +8,8 @@ from collections import deque
 from collections.abc import Iterable
 
 from bot.store.core import StoreCore
-from bot.store.records import _TURN_COLUMNS, ChannelState, NewTurn, Turn, TurnContext
+from bot.store.records import _TURN_COLUMNS, ChannelState, NewTurn, Turn, TurnContext, UsageRecord
+from bot.store.usage import _insert_usage
 from bot.store.window import Window, Windows
 
 # The turn functions below run in the database thread (Store.db.run), so a turn costs one trip there
@@ -31,6 +32,21 @@ def _add_turn(conn: sqlite3.Connection, new: NewTurn, windows: Windows) -> int:
     turn = _insert_turn(conn, new)
     windows.added(turn)
     return turn.id
+
+
+def _add_reply(
+    conn: sqlite3.Connection, new: NewTurn, usage: UsageRecord | None, at: float, windows: Windows
+) -> tuple[int, int | None]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        turn = _insert_turn(conn, new)
+        usage_id = None if usage is None else _insert_usage(conn, usage, at)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    windows.added(turn)
+    return turn.id, usage_id
 
 
 def _channel_state(conn: sqlite3.Connection, channel_id: int) -> ChannelState:
@@ -121,6 +137,14 @@ class TurnsMixin(StoreCore):
         """Append one turn to a channel's memory; returns its id."""
         new = NewTurn(channel_id, guild_id, author_id, author_name, role, content, tokens, message_id)
         return await self.db.run(_add_turn, new, self._windows)
+
+    async def add_reply(self, new: NewTurn, usage: UsageRecord | None) -> tuple[int, int | None, float]:
+        """Store an answer and what it cost together, in one transaction and one trip to the database
+        thread (the third trip of every chat turn, before); returns the turn's id, the usage row's id
+        (None without usage) and the usage's time."""
+        at = time.time()
+        turn_id, usage_id = await self.db.run(_add_reply, new, usage, at, self._windows)
+        return turn_id, usage_id, at
 
     async def open_turn(self, new: NewTurn, budget: int) -> TurnContext:
         """Store a user's turn and read what answering it needs (turns within `budget`) in one trip: from

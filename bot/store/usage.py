@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
 from bot.store.core import StoreCore
 from bot.store.records import UsageRecord, UsageTotals
+
+
+def _insert_usage(conn: sqlite3.Connection, record: UsageRecord, at: float) -> int:
+    cur = conn.execute(
+        "INSERT INTO usage (guild_id, user_id, feature, model, tokens_in, tokens_out, images, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (record.guild_id, record.user_id, record.feature, record.model, record.tokens_in, record.tokens_out,
+         record.images, at),
+    )
+    return int(cur.lastrowid or 0)
 
 
 class UsageMixin(StoreCore):
@@ -13,13 +24,7 @@ class UsageMixin(StoreCore):
 
     async def record_usage(self, record: UsageRecord, *, at: float | None = None) -> int:
         """Store what one model call used, now or `at` (tests on a controlled clock); returns its id."""
-        cur = await self.db.execute(
-            "INSERT INTO usage (guild_id, user_id, feature, model, tokens_in, tokens_out, images, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (record.guild_id, record.user_id, record.feature, record.model, record.tokens_in,
-             record.tokens_out, record.images, time.time() if at is None else at),
-        )
-        return int(cur.lastrowid or 0)
+        return await self.db.run(_insert_usage, record, time.time() if at is None else at)
 
     async def usage_totals(
         self, *, since: float, user_id: int | None = None, guild_id: int | None = None
