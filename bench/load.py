@@ -34,7 +34,6 @@ STARTED = time.perf_counter()  # before the heavy imports: they are part of the 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import contextvars  # noqa: E402
-import gc  # noqa: E402
 import re  # noqa: E402
 import select  # noqa: E402
 import statistics  # noqa: E402
@@ -53,6 +52,7 @@ if str(ROOT) not in sys.path:
 import httpx2  # noqa: E402
 import openai  # noqa: E402
 
+from bot import heap  # noqa: E402
 from bot.app import TeamBot  # noqa: E402
 from bot.chat import TurnIn  # noqa: E402
 from bot.config import Settings  # noqa: E402
@@ -308,8 +308,7 @@ async def main(args: argparse.Namespace) -> int:
                     await services.chat.reply(turn)
 
             startup = time.perf_counter() - STARTED - waited
-            gc.collect()
-            gc.freeze()  # as `python -m bot` does once it is up
+            heap.settle()  # as `python -m bot` does once it is up
             rss_start, _ = rss_mb()
             turns: list[Turn] = []
             probe = Probe()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 import sys
@@ -13,6 +12,7 @@ import tempfile
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from bot import heap
 from bot.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -111,10 +111,7 @@ async def run(settings: Settings, *, sync_only: bool = False) -> int:
             await bot.login(token)  # also runs setup_hook: cogs and the command sync
             if sync_only:
                 return 0
-            # What start-up loaded lives as long as the process: kept out of the cyclic GC, it no longer
-            # makes every full collection pause the event loop for 100-150 ms (bench/load.py).
-            gc.collect()
-            gc.freeze()
+            heap.settle()  # start-up's objects out of the cyclic GC: no 100-150 ms pauses (bot/heap.py)
             if settings.discord_api_base:
                 await use_server_gateway(bot)
             await bot.connect()
