@@ -28,7 +28,6 @@ def test_settle_freezes_what_exists_and_spaces_young_collections(restored_gc: No
 
     assert gc.get_freeze_count() > 0
     assert not any(o is kept for o in gc.get_objects())  # frozen: no collection scans it any more
-    assert gc.get_threshold() == (heap.YOUNG_THRESHOLD, middle, old)
-    assert heap.YOUNG_THRESHOLD > 700  # Python's default, which promoted every in-flight turn (module doc)
+    assert gc.get_threshold() == (heap.YOUNG_THRESHOLD, middle, old)  # only the young threshold moves
     made_after = [[]]
     assert any(o is made_after for o in gc.get_objects())  # what comes later is collected as usual
