@@ -24,6 +24,10 @@ NO_MENTIONS = discord.AllowedMentions.none()
 PLACEHOLDER = "… thinking"
 CURSOR = " ▌"
 EDIT_INTERVAL = 1.0
+# How long a reply to a message may take before a placeholder shows: an answer complete by then is posted
+# once, whole (no "thinking" flash, one call of the channel's Discord rate limit instead of two); a slower
+# one shows its first words, or the placeholder, at this point and is edited as before.
+PLACEHOLDER_GRACE = 0.5
 
 
 class Editable(Protocol):
@@ -37,7 +41,11 @@ class Editable(Protocol):
 class ReplyTarget(Protocol):
     """Where a reply goes: its first message (placeholder) and the ones that continue it."""
 
-    async def first(self, content: str) -> Editable: ...
+    grace: float  # seconds a reply may take before its first message must show
+
+    async def first(
+        self, content: str, files: Sequence[discord.File] = (), embeds: Sequence[discord.Embed] = ()
+    ) -> Editable: ...
 
     async def more(
         self, content: str, files: Sequence[discord.File] = (), embeds: Sequence[discord.Embed] = ()
@@ -47,12 +55,19 @@ class ReplyTarget(Protocol):
 class ChannelTarget:
     """Replies to a message in its channel."""
 
+    grace = PLACEHOLDER_GRACE
+
     def __init__(self, message: discord.Message) -> None:
         self.message = message
 
-    async def first(self, content: str) -> Editable:
+    async def first(
+        self, content: str, files: Sequence[discord.File] = (), embeds: Sequence[discord.Embed] = ()
+    ) -> Editable:
         """Reply to the user's message."""
-        return await self.message.reply(content, mention_author=False, allowed_mentions=NO_MENTIONS)
+        return await self.message.reply(
+            content, files=list(files), embeds=list(embeds), mention_author=False,
+            allowed_mentions=NO_MENTIONS,
+        )
 
     async def more(
         self, content: str, files: Sequence[discord.File] = (), embeds: Sequence[discord.Embed] = ()
@@ -88,16 +103,20 @@ class _OriginalResponse:
 class InteractionTarget:
     """Replies to a slash command: the deferred response, then follow-ups."""
 
+    grace = 0.0  # Discord wants an answer to an interaction within 3 s: defer at once
+
     def __init__(self, interaction: discord.Interaction, *, ephemeral: bool = False) -> None:
         self.interaction = interaction
         self.ephemeral = ephemeral
 
-    async def first(self, content: str) -> Editable:
+    async def first(
+        self, content: str, files: Sequence[discord.File] = (), embeds: Sequence[discord.Embed] = ()
+    ) -> Editable:
         """Defer (showing 'thinking') or use the response already sent."""
         if not self.interaction.response.is_done():
             await self.interaction.response.defer(thinking=True, ephemeral=self.ephemeral)
         original = _OriginalResponse(self.interaction)
-        await original.edit(content=content)
+        await original.edit(content=content, attachments=files, embeds=list(embeds) if embeds else None)
         return original
 
     async def more(
@@ -120,7 +139,11 @@ def to_files(files: Sequence[tuple[str, bytes]]) -> list[discord.File]:
 
 
 class LiveReply:
-    """A reply that grows as text streams in: edits at most once per interval, new messages past 2000."""
+    """A reply that grows as text streams in: edits at most once per interval, new messages past 2000.
+
+    Nothing shows for the target's grace period: a reply finished by then is posted once, complete.
+    After it, the first message shows the words so far (or the placeholder) and follows the stream.
+    """
 
     def __init__(
         self, target: ReplyTarget, *, interval: float = EDIT_INTERVAL, locale: object = None
@@ -133,15 +156,17 @@ class LiveReply:
         self._render: Callable[[], str] = str
         self._changed = asyncio.Event()
         self._pump: asyncio.Task | None = None
+        self._posting: asyncio.Task | None = None  # the first message on its way
         self._last_edit = 0.0
 
     async def start(self, placeholder: str | None = None) -> None:
-        """Show the placeholder at once and begin following updates."""
-        placeholder = placeholder or self.placeholder
-        self.sent.append(await self.target.first(placeholder))
-        self._shown.append(placeholder)
-        self._last_edit = time.monotonic()
-        self._pump = asyncio.create_task(self._follow())
+        """Begin following updates; the placeholder shows at once, or after the target's grace period if
+        the reply is not complete by then."""
+        self.placeholder = placeholder or self.placeholder
+        grace = self.target.grace
+        if grace <= 0:
+            await self._post_first(self.placeholder)
+        self._pump = asyncio.create_task(self._follow(grace))
 
     @property
     def _latest(self) -> str:
@@ -153,7 +178,27 @@ class LiveReply:
         self._render = text if callable(text) else lambda: text
         self._changed.set()
 
-    async def _follow(self) -> None:
+    async def _post_first(self, content: str) -> None:
+        """Post the first message in a task of its own: stopping the pump must not cut a post in flight
+        (the message would show but be lost to the reply, left saying "thinking")."""
+
+        async def post() -> None:
+            self.sent.append(await self.target.first(content))
+            self._shown.append(content)
+
+        self._posting = asyncio.create_task(post())
+        await asyncio.shield(self._posting)
+        self._last_edit = time.monotonic()
+
+    async def _follow(self, grace: float) -> None:
+        if not self.sent:
+            await asyncio.sleep(grace)
+            latest = self._latest
+            self._changed.clear()
+            try:
+                await self._post_first(split_message(latest + CURSOR)[0] if latest else self.placeholder)
+            except discord.HTTPException as exc:
+                log.warning("could not post a reply: %s", exc.status)  # finish or fail tries again
         while True:
             await self._changed.wait()
             wait = self.interval - (time.monotonic() - self._last_edit)
@@ -172,6 +217,8 @@ class LiveReply:
             self._pump.cancel()
             await asyncio.gather(self._pump, return_exceptions=True)
             self._pump = None
+        if self._posting is not None:  # a first message on its way lands before the final text
+            await asyncio.gather(self._posting, return_exceptions=True)
 
     async def _show(
         self,
@@ -193,7 +240,8 @@ class LiveReply:
                     await self.sent[i].edit(content=page, **extra)
                 self._shown[i] = page
             else:
-                self.sent.append(await self.target.more(page, attach, below))
+                post = self.target.more if self.sent else self.target.first
+                self.sent.append(await post(page, attach, below))
                 self._shown.append(page)
         while len(self.sent) > max(1, len(pages)):
             await self.sent.pop().delete()
@@ -215,7 +263,8 @@ class LiveReply:
         await self._show(plan.messages or ["(empty)"], [*plan.files, *files], embeds)
 
     async def fail(self, message: str) -> None:
-        """Replace the placeholder (or append to a partial answer) with an error message."""
+        """Replace the placeholder (or append to a partial answer) with an error message; posted as the
+        reply if nothing showed yet."""
         await self._stop_pump()
         latest = self._latest
         if not latest:

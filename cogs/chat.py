@@ -59,6 +59,15 @@ def guild_id_of(channel: object) -> int | None:
     return guild.id if guild is not None else None
 
 
+def can_post(message: discord.Message) -> bool:
+    """Whether the bot may post in the message's channel (always in DMs)."""
+    if message.guild is None:
+        return True
+    perms = message.channel.permissions_for(message.guild.me)
+    in_thread = isinstance(message.channel, discord.Thread)
+    return perms.send_messages_in_threads if in_thread else perms.send_messages
+
+
 class ChatCog(commands.Cog):
     """Talk to the model; each channel, thread and DM has its own memory."""
 
@@ -87,6 +96,9 @@ class ChatCog(commands.Cog):
         me = me or message._state.user
         if me is None or not self.wants_reply(message, me):
             return
+        if not can_post(message):  # no one would see the answer: don't spend a model call on it
+            log.info("mentioned in channel %s where I can't post", message.channel.id)
+            return
         locale = locale_of(message)
         text = readable_text(message, me.id)
         images = [a for a in message.attachments if is_image(a)]
@@ -110,8 +122,8 @@ class ChatCog(commands.Cog):
             images=[await a.read() for a in images if a.size <= MAX_IMAGE_BYTES],
             parent_id=parent_of(message.channel),
         )
-        # No typing indicator: the placeholder shows at once, and a typing call first would delay it by a
-        # round trip to Discord (which clears the indicator as soon as the bot posts anyway).
+        # No typing indicator: an answer ready within the grace period is posted whole, a slower one shows a
+        # placeholder then, and Discord clears the indicator as soon as the bot posts anyway.
         await self.answer(turn, LiveReply(ChannelTarget(message), locale=locale), locale)
 
     async def answer(self, turn: TurnIn, live: LiveReply, locale: object = None) -> None:
@@ -123,9 +135,8 @@ class ChatCog(commands.Cog):
             await live.finish(reply.text, [t(note, locale) for note in reply.notes], embeds=embeds)
         except Exception as exc:  # one bad turn must never take the bot down or leave "thinking"
             text = describe(exc, context=f"chat in channel {turn.channel_id}", locale=locale)
-            try:
-                if live.sent:
-                    await live.fail(text)
+            try:  # in place of the placeholder, or as the reply if none showed yet
+                await live.fail(text)
             except discord.HTTPException as send_error:
                 log.warning("could not show a chat error: %s", send_error.status)
 

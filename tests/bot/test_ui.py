@@ -26,10 +26,11 @@ class Page:
 class Target:
     """Where the reply goes: records every message it posts."""
 
-    def __init__(self) -> None:
+    def __init__(self, grace: float = 0.0) -> None:
+        self.grace = grace
         self.pages: list[Page] = []
 
-    async def first(self, content: str) -> Page:
+    async def first(self, content: str, files: Sequence[object] = (), embeds: Sequence[object] = ()) -> Page:
         self.pages.append(Page(content))
         return self.pages[-1]
 
@@ -71,3 +72,37 @@ async def test_plain_text_updates_still_work() -> None:
     await live.fail("The provider stopped.")
     final = target.pages[0].content
     assert final.startswith("partial answer") and "The provider stopped." in final
+
+
+class SlowTarget(Target):
+    """Discord taking its time over the first message."""
+
+    async def first(self, content: str, files: Sequence[object] = (), embeds: Sequence[object] = ()) -> Page:
+        await asyncio.sleep(0.1)
+        return await super().first(content)
+
+
+async def test_a_reply_complete_within_the_grace_period_is_one_message() -> None:
+    target = Target(grace=0.2)
+    live = LiveReply(target)  # type: ignore[arg-type]
+    await live.start("…")
+    live.update("the whole answer")
+    await live.finish("the whole answer")
+    assert [(p.content, p.edits) for p in target.pages] == [("the whole answer", 0)]
+
+
+async def test_the_final_text_waits_for_a_first_message_in_flight() -> None:
+    target = SlowTarget(grace=0.01)
+    live = LiveReply(target, interval=0.01)  # type: ignore[arg-type]
+    await live.start("…")
+    await asyncio.sleep(0.03)  # the grace period is over: the placeholder is on its way
+    await live.finish("done")  # must not post a second message, nor leave the placeholder
+    assert [p.content for p in target.pages] == ["done"]
+
+
+async def test_a_failure_before_anything_showed_is_posted_as_the_reply() -> None:
+    target = Target(grace=0.5)
+    live = LiveReply(target)  # type: ignore[arg-type]
+    await live.start("…")
+    await live.fail("The provider is down.")
+    assert [p.content for p in target.pages] == ["⚠️ The provider is down."]

@@ -6,6 +6,7 @@ import discord
 import pytest
 
 from bot.store import Store
+from bot.ui import CURSOR
 from tests.fakes.discord import DiscordWouldRefuse, FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -24,14 +25,44 @@ def world(fd: FakeDiscord) -> dict:
     }
 
 
-async def test_mention_gets_a_streamed_reply(fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI) -> None:
+async def test_a_quick_answer_is_posted_once_whole(fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI) -> None:
     fake_ai.reply_with("Hello Alice, nice to meet you today")
     await fd.send_message(world["general"], world["alice"], f"{fd.bot_mention} hi there", mentions_bot=True)
     reply = fd.last_sent(world["general"])
-    assert reply.content == "Hello Alice, nice to meet you today"
-    assert reply.contents[0].startswith("…")  # the placeholder came first
+    assert reply.contents == ["Hello Alice, nice to meet you today"]  # no placeholder, no edit
     assert reply.reference is not None
+    assert [c.method for c in fd.calls if c.path.startswith("/channels/")] == ["POST"]
     assert fake_ai.last_request("/chat/completions").json["messages"][-1]["content"] == "[Alice] hi there"
+
+
+async def test_a_slow_answer_shows_the_placeholder_first(
+    fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI
+) -> None:
+    fake_ai.reply_with("Here it is")
+    fake_ai.latency = 0.8  # longer than the grace period before the placeholder
+    await fd.send_message(world["general"], world["alice"], f"{fd.bot_mention} think hard", mentions_bot=True)
+    reply = fd.last_sent(world["general"])
+    assert reply.contents == ["… thinking", "Here it is"]
+
+
+async def test_a_long_stream_shows_its_first_words_then_follows(
+    fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI
+) -> None:
+    fake_ai.reply_with(" ".join(f"word{i}" for i in range(30)))
+    fake_ai.stream_delay = 0.05  # words arrive from the start, for about 1.5 s
+    await fd.send_message(world["general"], world["alice"], f"{fd.bot_mention} talk", mentions_bot=True)
+    reply = fd.last_sent(world["general"])
+    assert reply.contents[0].startswith("word0") and reply.contents[0].endswith(CURSOR)
+    assert reply.content.endswith("word29") and len(fd.sent(world["general"])) == 1
+
+
+async def test_no_model_call_where_the_bot_cannot_post(
+    fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI
+) -> None:
+    no_post = {world["guild"].me: discord.PermissionOverwrite(send_messages=False)}
+    muted = fd.text_channel(world["guild"], "muted", overwrites=no_post)
+    await fd.send_message(muted, world["alice"], f"{fd.bot_mention} hello?", mentions_bot=True)
+    assert fd.sent(muted) == [] and fake_ai.requests_to("/chat/completions") == []
 
 
 async def test_plain_message_without_mention_is_ignored(fd: FakeDiscord, world: dict) -> None:
@@ -98,8 +129,19 @@ async def test_provider_failure_replaces_the_placeholder(
     fake_ai.fail_next("quota")
     await fd.send_message(world["general"], world["alice"], f"{fd.bot_mention} hello?", mentions_bot=True)
     reply = fd.last_sent(world["general"])
-    assert "out of quota" in reply.content and "thinking" not in reply.content
+    assert len(reply.contents) == 1 and "out of quota" in reply.content  # never a "thinking" flash
     assert [t.content for t in await services.store.all_turns(world["general"].id)] == ["[Alice] hello?"]
+
+
+async def test_a_slow_failure_replaces_the_placeholder(
+    fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI
+) -> None:
+    fake_ai.latency = 0.8
+    fake_ai.fail_next("quota")
+    await fd.send_message(world["general"], world["alice"], f"{fd.bot_mention} hello?", mentions_bot=True)
+    reply = fd.last_sent(world["general"])
+    assert reply.contents[0] == "… thinking" and "out of quota" in reply.content
+    assert len(fd.sent(world["general"])) == 1
 
 
 async def test_unexpected_error_gives_an_error_id(fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI) -> None:
