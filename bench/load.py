@@ -68,6 +68,13 @@ _LIMITS = (
     "user_requests_per_minute", "server_requests_per_minute", "user_tokens_per_day", "user_tokens_per_month",
     "server_tokens_per_day", "server_tokens_per_month", "user_images_per_day", "server_images_per_day",
 )
+TURN_TIMEOUT = 60.0
+
+
+class TurnTimeout(Exception):
+    """A turn got no reply: the run stops and says where."""
+
+
 CURRENT: contextvars.ContextVar[Turn | None] = contextvars.ContextVar("current_turn", default=None)
 
 
@@ -214,7 +221,12 @@ class Discord:
         self.waiting[(self.channels[c].id, f"echo: [U{c}] {text(c, n)}")] = done
         channel, member = self.channels[c], self.members[c]
         await self.fd.send_message(channel, member, text(c, n), mentions_bot=True, settle=False)
-        await done
+        try:
+            await asyncio.wait_for(done, timeout=TURN_TIMEOUT)
+        except TimeoutError:
+            shown = [m.content for m in self.fd.server.sent if m.channel_id == channel.id][-1:]
+            why = f"channel {c} turn {n}: no reply in {TURN_TIMEOUT:g} s; the bot shows {shown}"
+            raise TurnTimeout(why) from None
 
 
 def text(c: int, n: int) -> str:
@@ -253,7 +265,10 @@ async def channel_loop(c: int, delay: float, until: float, run_turn: Any, turns:
             return
         turn = Turn(c, n, time.perf_counter())
         CURRENT.set(turn)
-        await asyncio.wait_for(run_turn(c, n), timeout=60)
+        try:
+            await asyncio.wait_for(run_turn(c, n), timeout=TURN_TIMEOUT)
+        except TimeoutError:
+            raise TurnTimeout(f"channel {c} turn {n}: no reply in {TURN_TIMEOUT:g} s") from None
         turn.done = time.perf_counter()
         turns.append(turn)
 
@@ -307,29 +322,31 @@ async def main(args: argparse.Namespace) -> int:
                     turn = TurnIn(channel_ids[c], 1 + c % GUILDS, 100 + c, f"U{c}", text(c, n))
                     await services.chat.reply(turn)
 
-            startup = time.perf_counter() - STARTED - waited
-            heap.settle()  # as `python -m bot` does once it is up
-            rss_start, _ = rss_mb()
-            turns: list[Turn] = []
-            probe = Probe()
-            until = time.perf_counter() + args.seconds
-            cpu_start = time.process_time()
-            fake_cpu_start = fd.session.cpu_seconds if args.through == "discord" else 0.0
-            spread = 0.0 if args.lockstep else args.latency  # channel c starts at c/channels of a latency
-            loop_until = asyncio.get_running_loop().time() + args.seconds + spread
-            loops = [channel_loop(c, spread * c / args.channels, until, run_turn, turns)
-                     for c in range(args.channels)]
-            await asyncio.gather(probe.run(loop_until), *loops)
-            rss_end, rss_peak = rss_mb()
-            cpu = time.process_time() - cpu_start
-            if args.through == "discord":  # the fake Discord runs in this process; its work is not the bot's
-                fake_cpu = fd.session.cpu_seconds
-                cpu -= fake_cpu - fake_cpu_start
-            ordered = await check_order(services, channel_ids, turns)
-            if args.through == "discord":
-                await fd.close()
-            else:
-                await services.aclose()
+            try:
+                startup = time.perf_counter() - STARTED - waited
+                heap.settle()  # as `python -m bot` does once it is up
+                rss_start, _ = rss_mb()
+                turns: list[Turn] = []
+                probe = Probe()
+                until = time.perf_counter() + args.seconds
+                cpu_start = time.process_time()
+                fake_cpu_start = fd.session.cpu_seconds if args.through == "discord" else 0.0
+                spread = 0.0 if args.lockstep else args.latency  # channel c starts at c/channels of a latency
+                loop_until = asyncio.get_running_loop().time() + args.seconds + spread
+                loops = [channel_loop(c, spread * c / args.channels, until, run_turn, turns)
+                         for c in range(args.channels)]
+                await asyncio.gather(probe.run(loop_until), *loops)
+                rss_end, rss_peak = rss_mb()
+                cpu = time.process_time() - cpu_start
+                if args.through == "discord":  # the fake Discord's work, in this process, isn't the bot's
+                    fake_cpu = fd.session.cpu_seconds
+                    cpu -= fake_cpu - fake_cpu_start
+                ordered = await check_order(services, channel_ids, turns)
+            finally:  # a failed run must still close the bot, or its database thread keeps the process alive
+                if args.through == "discord":
+                    await fd.close()
+                else:
+                    await services.aclose()
     finally:
         model.communicate(timeout=10)  # closing its stdin stops it
     return report(args, turns, probe, ordered, startup, (rss_start, rss_end, rss_peak), cpu)
