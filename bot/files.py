@@ -116,6 +116,16 @@ def format_mb(size: int) -> str:
     return f"{mb:.0f} MB" if mb >= 10 or mb == int(mb) else f"{mb:.1f} MB"
 
 
+def too_large(name: str, size: int, limit: int) -> UserError:
+    """The refusal for a file over the size limit."""
+    return UserError(
+        "'{name}' is {size}; the limit is {limit}. "
+        "Split it into smaller files or remove images, then upload again.",
+        kind="too_large",
+        params={"name": name, "size": format_mb(size), "limit": format_mb(limit)},
+    )
+
+
 def safe_filename(name: str, *, max_length: int = 100) -> str:
     """A file name safe to show and store: no folders, control or bidi characters, and a bounded length."""
     name = unicodedata.normalize("NFC", name or "")

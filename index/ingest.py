@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.errors import UserError
-from bot.files import format_mb, safe_filename, sniff_kind
+from bot.files import safe_filename, sniff_kind, too_large
 from index.readers.archive import ZIP_MAX_ENTRIES, ZIP_MAX_RATIO, ZIP_MAX_TOTAL, ZIP_RATIO_FLOOR
 from index.readers.common import ParsedDocument
 from index.readers.csv import CSV_ROWS_PER_SECTION, MAX_COLUMNS, parse_csv
@@ -45,16 +45,6 @@ KINDS = ("pdf", "docx", "markdown", "html", "csv", "code", "text")
 
 
 # ---------------------------------------------------------------------------------------------- refusals
-
-
-def too_large(name: str, size: int, limit: int) -> UserError:
-    """The refusal for a file over the size limit."""
-    return UserError(
-        "'{name}' is {size}; the limit is {limit}. "
-        "Split it into smaller files or remove images, then upload again.",
-        kind="too_large",
-        params={"name": name, "size": format_mb(size), "limit": format_mb(limit)},
-    )
 
 
 def _empty(name: str, kind: str) -> UserError:

@@ -14,12 +14,11 @@ import numpy as np
 from llama_index.core.schema import TextNode
 
 from bot.errors import UserError
-from bot.files import safe_filename
+from bot.files import safe_filename, too_large
 from bot.i18n import Msg
 from bot.llm import LLM, Who
 from bot.store import DocumentRecord, Store
 from index.chunking import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP
-from index.ingest import too_large
 from index.vectors import VectorStore
 from index.worker import ParseWorker, Prepared, nodes_of, prepare
 

@@ -28,7 +28,6 @@ from bot.errors import UserError
 from bot.files import safe_filename
 from bot.tokens import ensure_tiktoken_offline, get_encoding
 from index.chunking import chunk_document, embedding_plan, text_node
-from index.ingest import parse_document
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +67,8 @@ def prepare(
     embed_tokens: int | None,
 ) -> Prepared:
     """Parse, chunk and plan the embeddings of one upload (the job a worker runs)."""
+    from index.ingest import parse_document  # the parsers (pypdf, bs4) load in the worker, not the bot
+
     parsed = parse_document(data, filename, max_bytes=max_bytes)
     nodes = chunk_document(
         parsed,
@@ -165,7 +166,7 @@ class ParseWorker:
         if pool is None:
             context = multiprocessing.get_context(self._method)
             if self._method == "forkserver":
-                context.set_forkserver_preload([__name__])
+                context.set_forkserver_preload([__name__, "index.ingest"])
             pool = self._pool = ProcessPoolExecutor(1, mp_context=context, initializer=_start)
             # Starting a worker waits for it to be forked, and the first time for the forkserver to import
             # the parsers (seconds): in a thread, or the first upload would freeze the bot that long.
