@@ -63,10 +63,10 @@ class ChannelTarget:
     async def first(
         self, content: str, files: Sequence[discord.File] = (), embeds: Sequence[discord.Embed] = ()
     ) -> Editable:
-        """Reply to the user's message."""
-        return await self.message.reply(
-            content, files=list(files), embeds=list(embeds), mention_author=False,
-            allowed_mentions=NO_MENTIONS,
+        """Reply to the user's message (posted all the same if they deleted it meanwhile)."""
+        return await self.message.channel.send(
+            content, files=list(files), embeds=list(embeds), allowed_mentions=NO_MENTIONS,
+            reference=self.message.to_reference(fail_if_not_exists=False),
         )
 
     async def more(
@@ -156,7 +156,7 @@ class LiveReply:
         self._render: Callable[[], str] = str
         self._changed = asyncio.Event()
         self._pump: asyncio.Task | None = None
-        self._posting: asyncio.Task | None = None  # the first message on its way
+        self._in_flight: asyncio.Task | None = None  # the pump's current Discord call
         self._last_edit = 0.0
 
     async def start(self, placeholder: str | None = None) -> None:
@@ -165,8 +165,14 @@ class LiveReply:
         self.placeholder = placeholder or self.placeholder
         grace = self.target.grace
         if grace <= 0:
-            await self._post_first(self.placeholder)
+            self.sent.append(await self.target.first(self.placeholder))
+            self._shown.append(self.placeholder)
+            self._last_edit = time.monotonic()
         self._pump = asyncio.create_task(self._follow(grace))
+
+    async def stop(self) -> None:
+        """Stop following updates (what is shown stays); for a reply given up on, e.g. cancelled."""
+        await self._stop_pump()
 
     @property
     def _latest(self) -> str:
@@ -178,47 +184,42 @@ class LiveReply:
         self._render = text if callable(text) else lambda: text
         self._changed.set()
 
-    async def _post_first(self, content: str) -> None:
-        """Post the first message in a task of its own: stopping the pump must not cut a post in flight
-        (the message would show but be lost to the reply, left saying "thinking")."""
-
-        async def post() -> None:
-            self.sent.append(await self.target.first(content))
-            self._shown.append(content)
-
-        self._posting = asyncio.create_task(post())
-        await asyncio.shield(self._posting)
-        self._last_edit = time.monotonic()
-
     async def _follow(self, grace: float) -> None:
         if not self.sent:
             await asyncio.sleep(grace)
-            latest = self._latest
-            self._changed.clear()
-            try:
-                await self._post_first(split_message(latest + CURSOR)[0] if latest else self.placeholder)
-            except discord.HTTPException as exc:
-                log.warning("could not post a reply: %s", exc.status)  # finish or fail tries again
+            await self._refresh()  # the words so far, or the placeholder
         while True:
             await self._changed.wait()
             wait = self.interval - (time.monotonic() - self._last_edit)
             if wait > 0:
                 await asyncio.sleep(wait)
-            self._changed.clear()
-            try:
-                latest = self._latest
-                await self._show(split_message(latest + CURSOR) if latest else [self.placeholder])
-            except discord.HTTPException as exc:
-                log.warning("live edit failed: %s", exc.status)
-            self._last_edit = time.monotonic()
+            await self._refresh()
+
+    async def _refresh(self) -> None:
+        """Show the text so far. The Discord calls run in a task of their own: stopping the pump must not
+        cut off a post in flight (the message would show, lost to the reply, with a stale cursor or the
+        placeholder, and the final text would be posted again)."""
+        self._changed.clear()
+        latest = self._latest
+        self._in_flight = asyncio.create_task(
+            self._show(split_message(latest + CURSOR) if latest else [self.placeholder])
+        )
+        try:
+            await asyncio.shield(self._in_flight)
+        except discord.HTTPException as exc:
+            log.warning("live edit failed: %s", exc.status)  # the next edit, finish or fail tries again
+        self._last_edit = time.monotonic()
 
     async def _stop_pump(self) -> None:
         if self._pump is not None:
             self._pump.cancel()
             await asyncio.gather(self._pump, return_exceptions=True)
             self._pump = None
-        if self._posting is not None:  # a first message on its way lands before the final text
-            await asyncio.gather(self._posting, return_exceptions=True)
+        if self._in_flight is not None:  # lands before what the caller shows next
+            call, self._in_flight = self._in_flight, None
+            await asyncio.wait([call])  # not gather: a cancelled stop must not cancel the post
+            if not call.cancelled():
+                call.exception()  # seen (the pump logged an HTTP error; the caller's own call will tell)
 
     async def _show(
         self,

@@ -60,12 +60,16 @@ def guild_id_of(channel: object) -> int | None:
 
 
 def can_post(message: discord.Message) -> bool:
-    """Whether the bot may post in the message's channel (always in DMs)."""
-    if message.guild is None:
+    """Whether the bot may post in the message's channel, as far as its cache tells (when it can't tell,
+    as in DMs or a channel it hasn't cached, it tries)."""
+    channel, me = message.channel, message.guild.me if message.guild else None
+    if me is None or not isinstance(channel, (discord.abc.GuildChannel, discord.Thread)):
         return True
-    perms = message.channel.permissions_for(message.guild.me)
-    in_thread = isinstance(message.channel, discord.Thread)
-    return perms.send_messages_in_threads if in_thread else perms.send_messages
+    try:
+        perms = channel.permissions_for(me)
+    except discord.ClientException:  # a thread whose parent isn't cached
+        return True
+    return perms.send_messages_in_threads if isinstance(channel, discord.Thread) else perms.send_messages
 
 
 class ChatCog(commands.Cog):
@@ -139,6 +143,8 @@ class ChatCog(commands.Cog):
                 await live.fail(text)
             except discord.HTTPException as send_error:
                 log.warning("could not show a chat error: %s", send_error.status)
+        finally:  # cancelled (the bot shutting down): no placeholder may show after it
+            await live.stop()
 
     # --- slash commands ---------------------------------------------------------------------
 

@@ -307,3 +307,5 @@ class CodeCog(commands.Cog):
                     await reply_error(interaction, text)
             except discord.HTTPException as send_error:
                 log.warning("could not show a code help error: %s", send_error.status)
+        finally:  # cancelled (the bot shutting down): stop following the stream
+            await live.stop()

@@ -192,7 +192,7 @@ def _processes(pool: ProcessPoolExecutor | None) -> list[BaseProcess]:
 
 
 def _start() -> None:
-    """Worker start-up: exit with the bot, yield the CPU to it, and load the token tables now."""
+    """Worker start-up: exit with the bot, yield the CPU to it, and load the token tables and parsers now."""
     # On a busy machine the bot's event loop, not a parse, should get the next free core.
     os.nice(WORKER_NICENESS)
     # A worker holds both ends of its queues' pipes, so a bot killed with SIGKILL would leave it blocked
@@ -202,6 +202,7 @@ def _start() -> None:
         threading.Thread(target=_exit_with, args=(parent,), name="exit-with-bot", daemon=True).start()
     ensure_tiktoken_offline()
     get_encoding()
+    import index.ingest  # noqa: F401 - the parsers, before the first job (a forkserver preloaded them)
 
 
 def _exit_with(parent: BaseProcess) -> None:

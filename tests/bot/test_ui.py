@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import discord
+
 from bot.ui import CURSOR, LiveReply
 
 
@@ -106,3 +108,63 @@ async def test_a_failure_before_anything_showed_is_posted_as_the_reply() -> None
     await live.start("…")
     await live.fail("The provider is down.")
     assert [p.content for p in target.pages] == ["⚠️ The provider is down."]
+
+
+class FlakyTarget(Target):
+    """Discord refusing the first post (503), then slow to answer the next ones."""
+
+    def __init__(self, grace: float) -> None:
+        super().__init__(grace)
+        self.refused = False
+
+    async def first(self, content: str, files: Sequence[object] = (), embeds: Sequence[object] = ()) -> Page:
+        if not self.refused:
+            self.refused = True
+            raise discord.HTTPException(FakeResponse(503), "unavailable")
+        page = await super().first(content)  # the message exists on Discord ...
+        await asyncio.sleep(0.2)  # ... before the bot hears back
+        return page
+
+
+class FakeResponse:
+    def __init__(self, status: int) -> None:
+        self.status, self.reason = status, "unavailable"
+
+
+async def test_a_post_retried_after_a_refusal_is_not_posted_twice() -> None:
+    target = FlakyTarget(grace=0.01)
+    live = LiveReply(target, interval=0.01)  # type: ignore[arg-type]
+    await live.start("…")
+    await asyncio.sleep(0.03)  # the first post was refused
+    live.update("partial, more")
+    await asyncio.sleep(0.05)  # the next edit is posting the first message, still in flight
+    await live.finish("final answer")
+    assert [p.content for p in target.pages] == ["final answer"]
+
+
+class SlowMoreTarget(Target):
+    """Discord slow to answer a continuation message."""
+
+    async def more(self, content: str, files: Sequence[object] = (), embeds: Sequence[object] = ()) -> Page:
+        page = await super().first(content)  # the message exists on Discord ...
+        await asyncio.sleep(0.2)  # ... before the bot hears back
+        return page
+
+
+async def test_a_continuation_page_in_flight_is_not_posted_twice() -> None:
+    target = SlowMoreTarget()
+    live = LiveReply(target, interval=0.01)  # type: ignore[arg-type]
+    await live.start("…")
+    live.update("x" * 2500)  # a second page is due
+    await asyncio.sleep(0.05)  # the first page is edited; the second is on its way
+    await live.finish("x" * 2500)
+    assert len(target.pages) == 2 and not any(p.content.endswith(CURSOR) for p in target.pages)
+
+
+async def test_a_stopped_reply_posts_nothing_later() -> None:
+    target = Target(grace=0.05)
+    live = LiveReply(target)  # type: ignore[arg-type]
+    await live.start("…")
+    await live.stop()  # e.g. the turn was cancelled
+    await asyncio.sleep(0.1)
+    assert target.pages == [] and live._pump is None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import discord
 import pytest
 
 from bot.store import Store
-from bot.ui import CURSOR
+from bot.ui import CURSOR, ChannelTarget
 from tests.fakes.discord import DiscordWouldRefuse, FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -25,7 +27,10 @@ def world(fd: FakeDiscord) -> dict:
     }
 
 
-async def test_a_quick_answer_is_posted_once_whole(fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI) -> None:
+async def test_a_quick_answer_is_posted_once_whole(
+    fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ChannelTarget, "grace", 5.0)  # "quick" however slow the machine running the test
     fake_ai.reply_with("Hello Alice, nice to meet you today")
     await fd.send_message(world["general"], world["alice"], f"{fd.bot_mention} hi there", mentions_bot=True)
     reply = fd.last_sent(world["general"])
@@ -54,6 +59,20 @@ async def test_a_long_stream_shows_its_first_words_then_follows(
     reply = fd.last_sent(world["general"])
     assert reply.contents[0].startswith("word0") and reply.contents[0].endswith(CURSOR)
     assert reply.content.endswith("word29") and len(fd.sent(world["general"])) == 1
+
+
+async def test_the_answer_is_posted_even_if_the_question_was_deleted_meanwhile(
+    fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI
+) -> None:
+    fake_ai.reply_with("Here you go")
+    fake_ai.latency = 0.2  # within the grace period: nothing shows until the answer is complete
+    general = world["general"]
+    asked = await fd.send_message(general, world["alice"], "q?", mentions_bot=True, settle=False)
+    assert asked is not None
+    await asyncio.sleep(0.05)
+    fd.server.messages[general.id].pop(asked.id)  # Alice deletes her question
+    await fd.settle()
+    assert fd.last_sent(general).content == "Here you go"
 
 
 async def test_no_model_call_where_the_bot_cannot_post(
