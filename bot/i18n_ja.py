@@ -149,6 +149,9 @@ JA: dict[str, str] = {
         "ファイルが破損しているか、読めないように作られている可能性があります。"
         "お使いのパソコンで開ける場合は、保存またはエクスポートし直してからアップロードしてください。"
     ),
+    "I stopped reading '{name}' because I'm restarting. Upload it again in a minute.": (
+        "再起動のため「{name}」の読み込みを中断しました。少し待ってからもう一度アップロードしてください。"
+    ),
     (
         "I stopped reading '{name}' after {seconds} seconds: it takes far longer than a normal document, "
         "so it may be damaged. Save it again (or split it into smaller files) and upload that."

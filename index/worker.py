@@ -109,6 +109,15 @@ def too_slow(name: str, seconds: float) -> UserError:
     )
 
 
+def shut_down(name: str) -> UserError:
+    """The refusal for a file whose reading was cut off by the bot stopping."""
+    return UserError(
+        "I stopped reading '{name}' because I'm restarting. Upload it again in a minute.",
+        kind="unavailable",
+        params={"name": name},
+    )
+
+
 class ParseWorker:
     """A lazily started one-process pool that runs one job at a time and replaces itself when it breaks."""
 
@@ -134,9 +143,16 @@ class ParseWorker:
                     asyncio.get_running_loop().run_in_executor(pool, call), self.timeout
                 )
             except BrokenProcessPool:
+                if self._closed:  # stopped by aclose(), not by the file
+                    raise shut_down(name) from None
                 log.warning("the document worker died reading %r; starting a new one", name)
                 self._discard(pool)
                 raise worker_died(name) from None
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if (task is not None and task.cancelling()) or not self._closed:
+                    raise
+                raise shut_down(name) from None  # aclose() cancelled the job before the worker took it
             except TimeoutError:
                 log.warning("reading %r took over %.0f s; stopping the document worker", name, self.timeout)
                 self._discard(pool)

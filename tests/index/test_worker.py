@@ -160,10 +160,22 @@ async def test_closing_stops_a_busy_worker_promptly(worker: ParseWorker) -> None
     started = time.monotonic()
     await worker.aclose()
     assert time.monotonic() - started < 5 and gone(pid)
-    with pytest.raises(UserError):
+    with pytest.raises(UserError) as refused:
         await job
+    assert refused.value.kind == "unavailable" and "restarting" in refused.value.message  # not "damaged"
     with pytest.raises(RuntimeError):
         await worker.run("late.txt", os.getpid)
+
+
+async def test_closing_before_the_worker_took_the_job_refuses_it_the_same_way(worker: ParseWorker) -> None:
+    await worker.run("warm.txt", os.getpid)
+    job = asyncio.create_task(worker.run("queued.pdf", time.sleep, 60))
+    await asyncio.sleep(0)  # the job is handed to the pool ...
+    assert worker.busy
+    await worker.aclose()  # at once: the job may still be on its way to the worker
+    with pytest.raises(UserError) as refused:
+        await job
+    assert refused.value.kind == "unavailable"
 
 
 def test_the_worker_exits_when_the_bot_is_killed() -> None:
