@@ -122,7 +122,7 @@ class FlakyTarget(Target):
             self.refused = True
             raise discord.HTTPException(FakeResponse(503), "unavailable")
         page = await super().first(content)  # the message exists on Discord ...
-        await asyncio.sleep(0.2)  # ... before the bot hears back
+        await asyncio.sleep(0.5)  # ... before the bot hears back
         return page
 
 
@@ -135,9 +135,11 @@ async def test_a_post_retried_after_a_refusal_is_not_posted_twice() -> None:
     target = FlakyTarget(grace=0.01)
     live = LiveReply(target, interval=0.01)  # type: ignore[arg-type]
     await live.start("…")
-    await asyncio.sleep(0.03)  # the first post was refused
+    await asyncio.sleep(0.2)  # the first post was refused
+    assert target.refused and target.pages == []
     live.update("partial, more")
-    await asyncio.sleep(0.05)  # the next edit is posting the first message, still in flight
+    await asyncio.sleep(0.2)  # the next edit is posting the first message, still in flight
+    assert [p.content for p in target.pages] == ["partial, more" + CURSOR]
     await live.finish("final answer")
     assert [p.content for p in target.pages] == ["final answer"]
 
