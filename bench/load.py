@@ -221,12 +221,12 @@ class Discord:
         self.waiting[(self.channels[c].id, f"echo: [U{c}] {text(c, n)}")] = done
         channel, member = self.channels[c], self.members[c]
         await self.fd.send_message(channel, member, text(c, n), mentions_bot=True, settle=False)
-        try:
-            await asyncio.wait_for(done, timeout=TURN_TIMEOUT)
-        except TimeoutError:
-            shown = [m.content for m in self.fd.server.sent if m.channel_id == channel.id][-1:]
-            why = f"channel {c} turn {n}: no reply in {TURN_TIMEOUT:g} s; the bot shows {shown}"
-            raise TurnTimeout(why) from None
+        await done
+
+    def shown(self, c: int) -> str:
+        """What the bot's last message in channel c shows (to explain a turn that got no reply)."""
+        last = [m.content for m in self.fd.server.sent if m.channel_id == self.channels[c].id][-1:]
+        return f"; the bot shows {last[0]!r}" if last else "; the bot posted nothing"
 
 
 def text(c: int, n: int) -> str:
@@ -252,7 +252,9 @@ class Probe:
             self.lags.append((loop.time() - before - PROBE_INTERVAL) * 1000)
 
 
-async def channel_loop(c: int, delay: float, until: float, run_turn: Any, turns: list[Turn]) -> None:
+async def channel_loop(
+    c: int, delay: float, until: float, run_turn: Any, turns: list[Turn], explain: Any = None
+) -> None:
     """One channel's conversation, from `delay` on: the next message once the last reply is complete.
 
     The channel runs for the same time as every other (until its own `until + delay`), so a later start
@@ -268,7 +270,8 @@ async def channel_loop(c: int, delay: float, until: float, run_turn: Any, turns:
         try:
             await asyncio.wait_for(run_turn(c, n), timeout=TURN_TIMEOUT)
         except TimeoutError:
-            raise TurnTimeout(f"channel {c} turn {n}: no reply in {TURN_TIMEOUT:g} s") from None
+            why = explain(c) if explain is not None else ""
+            raise TurnTimeout(f"channel {c} turn {n}: no reply in {TURN_TIMEOUT:g} s{why}") from None
         turn.done = time.perf_counter()
         turns.append(turn)
 
@@ -313,10 +316,11 @@ async def main(args: argparse.Namespace) -> int:
                 fd = await FakeDiscord(TeamBot(services, sync_commands=False), token=DISCORD_TOKEN).start()
                 world = Discord(fd, args.channels)
                 channel_ids = [ch.id for ch in world.channels]
-                run_turn = world.turn
+                run_turn, explain = world.turn, world.shown
             else:
                 await services.start()
                 channel_ids = [10_000 + c for c in range(args.channels)]
+                explain = None
 
                 async def run_turn(c: int, n: int) -> None:
                     turn = TurnIn(channel_ids[c], 1 + c % GUILDS, 100 + c, f"U{c}", text(c, n))
@@ -333,7 +337,7 @@ async def main(args: argparse.Namespace) -> int:
                 fake_cpu_start = fd.session.cpu_seconds if args.through == "discord" else 0.0
                 spread = 0.0 if args.lockstep else args.latency  # channel c starts at c/channels of a latency
                 loop_until = asyncio.get_running_loop().time() + args.seconds + spread
-                loops = [channel_loop(c, spread * c / args.channels, until, run_turn, turns)
+                loops = [channel_loop(c, spread * c / args.channels, until, run_turn, turns, explain)
                          for c in range(args.channels)]
                 await asyncio.gather(probe.run(loop_until), *loops)
                 rss_end, rss_peak = rss_mb()

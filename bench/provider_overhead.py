@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -31,17 +30,17 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # run as a script: make `bot` importable
+    sys.path.insert(0, str(ROOT))  # run as a script: make `bot` and `bench` importable
 
 import aiohttp  # noqa: E402
 import httpx2  # noqa: E402
 import openai  # noqa: E402
 from openai.types.chat import ChatCompletion  # noqa: E402
 
+from bench.load import API_KEY, start_model  # noqa: E402  (the fake model in its own process)
 from bot.chat_body import chat_body  # noqa: E402
 from bot.http import provider_http_client  # noqa: E402
 
-API_KEY = "sk-bench-0123456789"  # the fake model's key (bench/load.py --serve-model)
 PARAMS = {"model": "gpt-4o-mini", "stream": True, "stream_options": {"include_usage": True}}
 Send = Callable[[], Awaitable[str]]
 
@@ -115,16 +114,6 @@ async def measure(send: Send, requests: int, concurrency: int) -> float:
     return (time.process_time() - started) / requests * 1000
 
 
-def start_model() -> tuple[subprocess.Popen[str], str]:
-    """The fake model in its own process (as bench/load.py runs it), with no latency; and its URL."""
-    model = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "load.py"), "--serve-model", "0", "--seconds", "3600"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
-    )
-    assert model.stdout is not None
-    return model, model.stdout.readline().strip()
-
-
 async def main(args: argparse.Namespace, base: str) -> None:
     messages = conversation(args.words)
     results: dict[str, list[float]] = {"sdk": [], "sdk+lines": [], "aiohttp": []}
@@ -155,7 +144,7 @@ def parse_args() -> argparse.Namespace:
 
 if __name__ == "__main__":
     arguments = parse_args()
-    fake_model, url = start_model()
+    fake_model, url = start_model(0.0, 3600)  # no latency: only the bot's side is measured
     try:
         asyncio.run(main(arguments, url))
     finally:
