@@ -3,11 +3,12 @@
 Run by hand from the checkout (not a test):
 
     .venv/bin/python bench/load.py [--channels 50] [--seconds 60] [--latency 0.2]
-                                        [--through discord|core] [--lockstep]
+                                        [--through discord|core] [--lockstep] [--pace P]
 
-Each channel sends its next message as soon as the previous reply is complete, for `--seconds`. The
-channels' first messages are spread over one model latency, as a busy server's are. `--lockstep` sends
-them all in the same instant instead: with a fake model whose latency never varies, those 50 replies then
+Each channel sends its next message as soon as the previous reply is complete (or, with `--pace P`, no
+sooner than P seconds after its previous message), for `--seconds`. The channels' first messages are
+spread over one model latency (or the pace), as a busy server's are. `--lockstep` sends them all in the
+same instant instead: with a fake model whose latency never varies, those 50 replies then
 keep arriving in the same millisecond for the whole run (a convoy no real server forms, since real
 latencies vary), so every turn waits behind 49 others and the added latency measures the convoy's
 queue more than the bot; keep it for the burst case. With
@@ -15,6 +16,11 @@ queue more than the bot; keep it for the burst case. With
 doubles (tests/fakes/discord.py), and a turn ends when the reply's final text reaches the fake Discord;
 with `--through core` turns go straight to ChatService.reply. The fake model runs in its own process
 (tests/fakes/openai_server/) so its work does not compete with the bot for the GIL.
+
+Discord itself lets a bot make at most 50 REST requests per second, and post at most 5 messages per 5 s in
+a channel. A turn posts at least one message, so the default load (50 channels at 5 turns per second
+each) is five times what Discord would ever let through; `--pace 1` is Discord's ceiling: each channel at
+its limit of one post per second, 50 channels at the bot's global limit.
 
 Printed, with the goals:
   throughput       completed turns / the ideal (channels × seconds / latency)        goal ≥ 0.9
@@ -69,6 +75,9 @@ _LIMITS = (
     "server_tokens_per_day", "server_tokens_per_month", "user_images_per_day", "server_images_per_day",
 )
 TURN_TIMEOUT = 60.0
+# Discord's own limits on a bot: REST requests per second in all (global), messages posted per second in one
+# channel (5 per 5 s). https://docs.discord.com/developers/topics/rate-limits
+DISCORD_GLOBAL_LIMIT, DISCORD_CHANNEL_POSTS = 50, 1.0
 
 
 class TurnTimeout(Exception):
@@ -253,9 +262,11 @@ class Probe:
 
 
 async def channel_loop(
-    c: int, delay: float, until: float, run_turn: Any, turns: list[Turn], explain: Any = None
+    c: int, delay: float, until: float, run_turn: Any, turns: list[Turn], explain: Any = None,
+    pace: float = 0.0,
 ) -> None:
-    """One channel's conversation, from `delay` on: the next message once the last reply is complete.
+    """One channel's conversation, from `delay` on: the next message once the last reply is complete, and
+    no sooner than `pace` seconds after the last message.
 
     The channel runs for the same time as every other (until its own `until + delay`), so a later start
     costs it no turns.
@@ -274,6 +285,8 @@ async def channel_loop(
             raise TurnTimeout(f"channel {c} turn {n}: no reply in {TURN_TIMEOUT:g} s{why}") from None
         turn.done = time.perf_counter()
         turns.append(turn)
+        if turn.sent + pace > turn.done:
+            await asyncio.sleep(turn.sent + pace - turn.done)
 
 
 def rss_mb() -> tuple[float, float]:
@@ -335,10 +348,12 @@ async def main(args: argparse.Namespace) -> int:
                 until = time.perf_counter() + args.seconds
                 cpu_start = time.process_time()
                 fake_cpu_start = fd.session.cpu_seconds if args.through == "discord" else 0.0
-                spread = 0.0 if args.lockstep else args.latency  # channel c starts at c/channels of a latency
+                spread = 0.0 if args.lockstep else interval(args)  # channel c starts at c/channels of it
                 loop_until = asyncio.get_running_loop().time() + args.seconds + spread
-                loops = [channel_loop(c, spread * c / args.channels, until, run_turn, turns, explain)
-                         for c in range(args.channels)]
+                loops = [
+                    channel_loop(c, spread * c / args.channels, until, run_turn, turns, explain, args.pace)
+                    for c in range(args.channels)
+                ]
                 await asyncio.gather(probe.run(loop_until), *loops)
                 rss_end, rss_peak = rss_mb()
                 cpu = time.process_time() - cpu_start
@@ -356,10 +371,15 @@ async def main(args: argparse.Namespace) -> int:
     return report(args, turns, probe, ordered, startup, (rss_start, rss_end, rss_peak), cpu)
 
 
+def interval(args: argparse.Namespace) -> float:
+    """A channel's time per turn at best: the model's latency, or the pace if that is longer."""
+    return max(args.latency, args.pace)
+
+
 def report(args: argparse.Namespace, turns: list[Turn], probe: Probe, ordered: bool, startup: float,
            rss: tuple[float, float, float], cpu: float) -> int:
     """Print the figures against the goals; 0 when all are met."""
-    ideal = args.channels * args.seconds / args.latency
+    ideal = args.channels * args.seconds / interval(args)
     ratio = len(turns) / ideal
     added = [t.added_ms for t in turns]
     lag_p99, lag_max = pct(probe.lags, 99), max(probe.lags)
@@ -378,7 +398,12 @@ def report(args: argparse.Namespace, turns: list[Turn], probe: Probe, ordered: b
     model = statistics.median(t.model for t in turns) * 1000
     print(f"\n{args.channels} channels, {args.seconds:g} s, model latency {args.latency * 1000:.0f} ms "
           f"(median model time per turn {model:.0f} ms), through {args.through}"
-          f"{', lock-step start' if args.lockstep else ''}")
+          f"{', lock-step start' if args.lockstep else ''}{f', pace {args.pace:g} s' if args.pace else ''}")
+    if args.through == "discord":
+        rate, per_channel = args.channels / interval(args), 1 / interval(args)
+        print(f"  load {rate:.0f} turns/s: {rate / DISCORD_GLOBAL_LIMIT:.1f}x the {DISCORD_GLOBAL_LIMIT} "
+              f"requests/s Discord allows a bot, {per_channel / DISCORD_CHANNEL_POSTS:.1f}x the "
+              f"{DISCORD_CHANNEL_POSTS:g} post/s it allows in a channel")
     print(f"  bot CPU {cpu:.1f} s = {cpu / max(len(turns), 1) * 1000:.2f} ms per turn "
           f"({cpu / args.seconds:.0%} of one core; the fake Discord's own work left out)")
     for text_, ok, goal in checks:
@@ -393,6 +418,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to run (default 60)")
     parser.add_argument("--latency", type=float, default=0.2, help="the model's latency in s (default 0.2)")
     parser.add_argument("--through", choices=("discord", "core"), default="discord")
+    parser.add_argument("--pace", type=float, default=0.0,
+                        help="a channel's least time between messages in s (default 0; 1 is Discord's limit)")
     parser.add_argument("--lockstep", action="store_true",
                         help="start every channel in the same instant instead of spread over one latency")
     parser.add_argument("--serve-model", type=float, default=None, help=argparse.SUPPRESS)
