@@ -180,9 +180,9 @@ def bench_settings(data_dir: Path, base_url: str) -> Settings:
     )
 
 
-async def timed_services(settings: Settings) -> Services:
+async def timed_services(settings: Settings, *, open_documents: bool = True) -> Services:
     """The real services, their provider client on the timing transport."""
-    services = await Services.create(settings)
+    services = await Services.create(settings, open_documents=open_documents)
     await services.llm.client.close()
     services.llm.client = openai.AsyncOpenAI(
         api_key=API_KEY, base_url=settings.openai_base_url, max_retries=0, timeout=settings.request_timeout,
@@ -322,7 +322,10 @@ async def main(args: argparse.Namespace) -> int:
     waited = time.perf_counter() - waited  # the fake model's own start-up is not the bot's
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            services = await timed_services(bench_settings(Path(tmp) / "data", base_url))
+            # As `python -m bot`: in Discord mode the document index opens while the bot connects.
+            services = await timed_services(
+                bench_settings(Path(tmp) / "data", base_url), open_documents=args.through != "discord"
+            )
             if args.through == "discord":
                 from tests.fakes.discord import FakeDiscord
 
@@ -341,7 +344,8 @@ async def main(args: argparse.Namespace) -> int:
 
             try:
                 startup = time.perf_counter() - STARTED - waited
-                heap.settle()  # as `python -m bot` does once it is up
+                await services.documents.start()  # idle means the index open too
+                heap.settle()  # as `python -m bot` does once it is up (and again once the index is open)
                 rss_start, _ = rss_mb()
                 turns: list[Turn] = []
                 probe = Probe()

@@ -18,6 +18,8 @@ from bot.config import ConfigError, Settings, load_settings
 if TYPE_CHECKING:
     import discord
 
+    from bot.services import Services
+
 log = logging.getLogger("teambot")
 
 
@@ -96,7 +98,8 @@ async def run(settings: Settings, *, sync_only: bool = False) -> int:
     from bot.services import Services
 
     use_discord_api(settings)
-    services = await Services.create(settings)
+    # The document index opens while the bot connects (bot/documents.py): LlamaIndex takes ~1 s to load.
+    services = await Services.create(settings, open_documents=False)
     bot = TeamBot(services, force_sync=sync_only)
     assert settings.discord_token is not None
     token = settings.discord_token.get_secret_value()
@@ -112,9 +115,13 @@ async def run(settings: Settings, *, sync_only: bool = False) -> int:
             if sync_only:
                 return 0
             heap.settle()  # start-up's objects out of the cyclic GC: no 100-150 ms pauses (bot/heap.py)
-            if settings.discord_api_base:
-                await use_server_gateway(bot)
-            await bot.connect()
+            settling = asyncio.create_task(settle_when_open(services))
+            try:
+                if settings.discord_api_base:
+                    await use_server_gateway(bot)
+                await bot.connect()
+            finally:
+                settling.cancel()
     except discord.LoginFailure:
         log.error("Discord rejected DISCORD_TOKEN: check the bot token in the Developer Portal")
         return 2
@@ -125,6 +132,13 @@ async def run(settings: Settings, *, sync_only: bool = False) -> int:
         log.info("stopped")
         return 0
     return 0
+
+
+async def settle_when_open(services: Services) -> None:
+    """Once the document index is open (or failed to), settle the heap again: LlamaIndex's objects too."""
+    with contextlib.suppress(Exception):  # a failure is logged where it happens
+        await services.documents.opened()
+    heap.settle()
 
 
 def use_discord_api(settings: Settings) -> None:

@@ -42,9 +42,11 @@ class TeamBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         """Add the cogs, then sync the command tree if it changed since the last sync."""
-        await self.services.start()
         await self.tree.set_translator(CatalogTranslator())
         await self.add_feature_cogs()
+        # The document index opens and recovers in the background while the bot connects; a request that
+        # needs it meanwhile waits (bot/documents.py).
+        self.services.documents.start()
         if self.sync_commands:
             await self.sync_tree(force=self.force_sync)
 
@@ -59,7 +61,7 @@ class TeamBot(commands.Bot):
         await self.add_cog(ChatCog(s.chat, s.store, limits=s.limits))
         await self.add_cog(
             DocsCog(
-                s.library, s.answerer, max_files=s.settings.max_files_per_upload,
+                s.documents, max_files=s.settings.max_files_per_upload,
                 watch_channels=s.settings.watch_channels, limits=s.limits, server=s.server_settings,
             )
         )
@@ -85,7 +87,7 @@ class TeamBot(commands.Bot):
                 model_for=s.chat.model_for,
             )
         )
-        await self.add_cog(PrivacyCog(Forgetter(s.store, s.library)))
+        await self.add_cog(PrivacyCog(Forgetter(s.store, s.documents)))
         await self.add_cog(ModerationAlertsCog(self, s.moderation))
         from cogs.team import TeamCog
 

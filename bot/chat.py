@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PIL import Image, UnidentifiedImageError
 
@@ -22,8 +22,8 @@ from bot.moderation import Moderator, Subject
 from bot.server_settings import ServerSettings
 from bot.store import ChannelState, NewTurn, Store, Turn, TurnContext
 from bot.text import strip_reasoning
-from index.library import Where
-from index.query import Answerer, Source, chat_sources_prompt, cited, within_tokens
+from index.query import Source, chat_sources_prompt, cited, within_tokens
+from index.where import Where
 
 if TYPE_CHECKING:
     from bot.limits import UsageLedger
@@ -67,6 +67,14 @@ class ChatReply:
     sources: list[Source] = field(default_factory=list)
 
 
+class Retriever(Protocol):
+    """Where chat finds passages from the documents (bot/documents.py's Documents, or an Answerer)."""
+
+    async def chat_sources(self, text: str, where: Where, *, who: Who) -> list[Source]:
+        """The passages in scope for a chat turn."""
+        ...
+
+
 class ChatService:
     """Per-channel conversations: one turn at a time per channel, channels in parallel."""
 
@@ -78,7 +86,7 @@ class ChatService:
         *,
         server: ServerSettings | None = None,
         moderation: Moderator | None = None,
-        retriever: Answerer | None = None,
+        retriever: Retriever | None = None,
         ledger: UsageLedger | None = None,
     ) -> None:
         self.store = store

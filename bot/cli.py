@@ -11,7 +11,7 @@ from bot.config import Settings
 from bot.errors import UserError
 from bot.llm import Who
 from bot.services import Services
-from index.library import Where
+from index.where import Where
 
 CLI_USER_ID = 0
 

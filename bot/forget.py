@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.i18n import t
 from bot.store import Store, UserFootprint
-from index.library import Library
+
+if TYPE_CHECKING:
+    from bot.documents import Documents
 
 NOTHING_STORED = "I don't store anything about you."
 SUMMARY_LINES = (
@@ -31,9 +34,9 @@ DONE_LINES = (
 class Forgetter:
     """Finds and deletes what the store and the document index hold about a user."""
 
-    def __init__(self, store: Store, library: Library) -> None:
+    def __init__(self, store: Store, documents: Documents) -> None:
         self.store = store
-        self.library = library
+        self.documents = documents
 
     async def footprint(self, user_id: int) -> UserFootprint:
         """What is stored about the user now."""
@@ -41,7 +44,7 @@ class Forgetter:
 
     async def forget(self, user_id: int, *, documents: bool) -> UserFootprint:
         """Delete it all (their documents only when `documents`); returns what was removed."""
-        removed = await self.library.forget_uploader(user_id) if documents else []
+        removed = await (await self.documents.library()).forget_uploader(user_id) if documents else []
         done = await self.store.forget_user(user_id)
         return replace(done, documents=len(removed))
 
@@ -63,7 +66,7 @@ async def purge(settings: Settings, user_id: int, *, keep_documents: bool, dry_r
 
     services = await Services.create(settings)
     try:
-        forgetter = Forgetter(services.store, services.library)
+        forgetter = Forgetter(services.store, services.documents)
         found = await forgetter.footprint(user_id)
         if is_empty(found):
             print(f"Nothing is stored about user {user_id}.")

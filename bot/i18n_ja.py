@@ -149,6 +149,13 @@ JA: dict[str, str] = {
         "ファイルが破損しているか、読めないように作られている可能性があります。"
         "お使いのパソコンで開ける場合は、保存またはエクスポートし直してからアップロードしてください。"
     ),
+    (
+        "Documents are unavailable right now: I couldn't open the document index. "
+        "The bot's host can see why in its log."
+    ): (
+        "現在ドキュメントを利用できません。ドキュメントのインデックスを開けませんでした。"
+        "原因はボットの管理者がログで確認できます。"
+    ),
     "I stopped reading '{name}' because I'm restarting. Upload it again in a minute.": (
         "再起動のため「{name}」の読み込みを中断しました。少し待ってからもう一度アップロードしてください。"
     ),

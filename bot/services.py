@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.chat import ChatService
 from bot.config import Settings
+from bot.documents import DocsStack, Documents
 from bot.images import ImageService
 from bot.limits import Limits, UsageLedger
 from bot.llm import LLM
@@ -15,11 +17,11 @@ from bot.moderation import Moderator
 from bot.server_settings import ServerModerationPolicy, ServerSettings
 from bot.store import Store
 from bot.tokens import ensure_tiktoken_offline, get_encoding
-from index.library import Library
-from index.query import Answerer
-from index.rewrite import parse_languages
-from index.sizing import chunk_tokens_for, embed_tokens_for, overlap_for
-from index.vectors import VectorStore
+
+if TYPE_CHECKING:
+    from index.library import Library
+    from index.query import Answerer
+    from index.vectors import VectorStore
 
 log = logging.getLogger(__name__)
 
@@ -33,34 +35,32 @@ class Services:
     llm: LLM
     chat: ChatService
     images: ImageService
-    vectors: VectorStore
-    library: Library
-    answerer: Answerer
+    documents: Documents
     server_settings: ServerSettings
     limits: Limits
     moderation: Moderator
 
     @classmethod
-    async def create(cls, settings: Settings) -> Services:
-        """Open the database and build every service."""
+    async def create(cls, settings: Settings, *, open_documents: bool = True) -> Services:
+        """Open the database and build every service; the document index too, unless `open_documents`
+        is False (`python -m bot` opens it while it connects: bot/documents.py)."""
         ensure_tiktoken_offline()
         store = await Store(settings.database_path).open()
         ledger = UsageLedger(store)
         llm = LLM(settings, on_usage=ledger.record)
         server_settings = ServerSettings(store, settings)
+        documents = Documents(settings, store, llm)
         try:
             # The token tables load in ~0.2 s: here, in a thread, rather than on the loop in the first turn.
-            vectors, _ = await asyncio.gather(
-                asyncio.to_thread(VectorStore.in_dir, settings.index_dir), asyncio.to_thread(get_encoding)
-            )
+            encoding = asyncio.to_thread(get_encoding)
+            await (asyncio.gather(encoding, documents.opened()) if open_documents else encoding)
         except BaseException:
             # An open database connection would keep the process from exiting.
+            await documents.aclose()
             await llm.aclose()
             await store.close()
             raise
-        chunk_tokens = chunk_tokens_for(settings.chunk_tokens)
         moderation = Moderator(llm, ServerModerationPolicy(server_settings))
-        answerer = Answerer(vectors, llm, languages=parse_languages(settings.query_languages))
         return cls(
             settings=settings,
             store=store,
@@ -71,35 +71,44 @@ class Services:
                 settings,
                 server=server_settings,
                 moderation=moderation,
-                retriever=answerer,
+                retriever=documents,
                 ledger=ledger,
             ),
             images=ImageService(store, llm, settings, server=server_settings),
-            vectors=vectors,
-            library=Library(
-                store,
-                vectors,
-                llm,
-                max_bytes=settings.max_upload_bytes,
-                chunk_tokens=chunk_tokens,
-                overlap=overlap_for(chunk_tokens),
-                embed_tokens=embed_tokens_for(settings.embed_model, settings.embed_max_tokens),
-            ),
-            answerer=answerer,
+            documents=documents,
             server_settings=server_settings,
             limits=Limits(store, server_settings, ledger=ledger),
             moderation=moderation,
         )
 
+    @property
+    def vectors(self) -> VectorStore:
+        """The vector store (the document index must be open: `await services.documents.opened()`)."""
+        return self._documents_open().vectors
+
+    @property
+    def library(self) -> Library:
+        """The document pipeline (the index must be open)."""
+        return self._documents_open().library
+
+    @property
+    def answerer(self) -> Answerer:
+        """Cited answers from the documents (the index must be open)."""
+        return self._documents_open().answerer
+
+    def _documents_open(self) -> DocsStack:
+        stack = self.documents.stack
+        if stack is None:
+            raise RuntimeError("the document index is not open yet: await services.documents.opened() first")
+        return stack
+
     async def start(self) -> None:
-        """Work that must run once before serving: finish or undo ingests a crash cut off."""
-        found = await self.library.recover()
-        if found:
-            log.info("cleaned up %d interrupted document uploads", found)
+        """Work that must run once before serving: open the document index and finish or undo the
+        ingests a crash cut off."""
+        await self.documents.start()
 
     async def aclose(self) -> None:
         """Close connections and stop the document worker process."""
-        await self.library.aclose()
+        await self.documents.aclose()
         await self.llm.aclose()
-        await asyncio.to_thread(self.vectors.close)
         await self.store.close()

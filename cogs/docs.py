@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -18,8 +19,11 @@ from bot.text import split_message, truncate
 from bot.ui import NO_MENTIONS, Throttled, locale_of, sources_embed
 from cogs.access import admit_interaction, admit_message
 from cogs.errors import describe
-from index.library import AddResult, Library, Where
-from index.query import Answerer
+from index.where import Where
+
+if TYPE_CHECKING:
+    from bot.documents import Documents
+    from index.library import AddResult
 
 log = logging.getLogger(__name__)
 SCOPE_CHOICES = [
@@ -107,16 +111,14 @@ class DocsCog(commands.Cog):
 
     def __init__(
         self,
-        library: Library,
-        answerer: Answerer,
+        documents: Documents,
         *,
         max_files: int,
         watch_channels: frozenset[int],
         limits: Limits,
         server: ServerSettings,
     ) -> None:
-        self.library = library
-        self.answerer = answerer
+        self.documents = documents  # the index opens while the bot connects: each use waits for it
         self.max_files = max_files
         self.watch_channels = watch_channels
         self.limits = limits
@@ -140,12 +142,13 @@ class DocsCog(commands.Cog):
                 kind="too_many_files",
                 params={"count": len(attachments), "limit": self.max_files},
             )
+        library = await self.documents.library()
         lines = []
         for attachment in attachments:
             try:
-                self.library.check_size(attachment.filename, attachment.size)
+                library.check_size(attachment.filename, attachment.size)
                 data = await attachment.read()
-                result: AddResult | UserError = await self.library.add(
+                result: AddResult | UserError = await library.add(
                     data,
                     attachment.filename,
                     where,
@@ -227,7 +230,7 @@ class DocsCog(commands.Cog):
     async def docs_list(self, interaction: discord.Interaction) -> None:
         """Name, size, chunks, uploader and date of each visible document."""
         where = where_of(interaction.channel, interaction.guild_id, interaction.user.id)
-        docs = await self.library.visible(where)
+        docs = await (await self.documents.library()).visible(where)
         locale = locale_of(interaction)
         embed = docs_embed(docs, locale)
         switch = await self.server.docs_in_chat(where.channel_id, where.guild_id, where.parent_id)
@@ -262,7 +265,8 @@ class DocsCog(commands.Cog):
         """Remove one document from the index."""
         where = where_of(interaction.channel, interaction.guild_id, interaction.user.id)
         can_manage = interaction.guild_id is None or interaction.permissions.manage_guild
-        doc = await self.library.remove(document, where, user_id=interaction.user.id, can_manage=can_manage)
+        library = await self.documents.library()
+        doc = await library.remove(document, where, user_id=interaction.user.id, can_manage=can_manage)
         await interaction.response.send_message(
             t("Removed **{name}**.", locale_of(interaction), name=doc.name),
             ephemeral=True,
@@ -275,7 +279,8 @@ class DocsCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         where = where_of(interaction.channel, interaction.guild_id, interaction.user.id)
         wanted = current.casefold()
-        docs = [d for d in await self.library.visible(where) if wanted in d.name.casefold()]
+        visible = await (await self.documents.library()).visible(where)
+        docs = [d for d in visible if wanted in d.name.casefold()]
         return [
             app_commands.Choice(name=truncate(f"{d.name} ({d.scope})", 100), value=d.id) for d in docs[:25]
         ]
@@ -291,7 +296,7 @@ class DocsCog(commands.Cog):
         await admit_interaction(self.limits, "ask", interaction)
         await interaction.response.defer(thinking=True)
         where = where_of(interaction.channel, interaction.guild_id, interaction.user.id)
-        answer = await self.answerer.answer(
+        answer = await (await self.documents.answerer()).answer(
             question,
             where,
             who=Who(interaction.guild_id, interaction.user.id, "ask"),

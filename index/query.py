@@ -6,15 +6,18 @@ import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-from llama_index.core.schema import TextNode
+from typing import TYPE_CHECKING
 
 from bot.llm import LLM, Who
 from bot.text import strip_reasoning, truncate
 from bot.tokens import count_tokens
-from index.library import Where
 from index.rewrite import QueryRewriter
-from index.vectors import VectorStore
+from index.where import Where
+
+if TYPE_CHECKING:  # chat imports this module on start-up, before LlamaIndex is loaded (bot/documents.py)
+    from llama_index.core.schema import TextNode
+
+    from index.vectors import VectorStore
 
 TOP_K = 5
 # Chat shares the context with the conversation, so fewer passages than /ask.

@@ -56,7 +56,7 @@ async def populate(services: Services) -> None:
 
 async def test_footprint_counts_what_is_stored(services: Services) -> None:
     await populate(services)
-    found = await Forgetter(services.store, services.library).footprint(AIKO)
+    found = await Forgetter(services.store, services.documents).footprint(AIKO)
     assert (found.turns, found.answers, found.summaries, found.usage_rows, found.images, found.documents) == (
         2, 2, 2, 4, 1, 1,  # usage: three calls and the embedding of notes.md
     )
@@ -71,7 +71,7 @@ async def test_forget_removes_their_data_and_keeps_everyone_elses(services: Serv
     aiko_doc = (await services.library.uploaded_by(AIKO))[0]
     assert await asyncio.to_thread(services.vectors.chunk_count, aiko_doc.id) > 0
 
-    done = await Forgetter(store, services.library).forget(AIKO, documents=True)
+    done = await Forgetter(store, services.documents).forget(AIKO, documents=True)
 
     assert (done.turns, done.answers, done.summaries, done.images, done.documents) == (2, 2, 2, 1, 1)
     general = [t.content for t in await store.all_turns(GENERAL)]
@@ -86,12 +86,12 @@ async def test_forget_removes_their_data_and_keeps_everyone_elses(services: Serv
     assert await services.library.uploaded_by(AIKO) == []
     assert await asyncio.to_thread(services.vectors.chunk_count, aiko_doc.id) == 0
     assert [d.name for d in await services.library.uploaded_by(BOB)] == ["runbook.md"]
-    assert await Forgetter(store, services.library).footprint(AIKO) == type(done)()
+    assert await Forgetter(store, services.documents).footprint(AIKO) == type(done)()
 
 
 async def test_documents_stay_when_the_user_keeps_them(services: Services) -> None:
     await populate(services)
-    done = await Forgetter(services.store, services.library).forget(AIKO, documents=False)
+    done = await Forgetter(services.store, services.documents).forget(AIKO, documents=False)
     assert done.documents == 0 and done.turns == 2
     assert [d.name for d in await services.library.uploaded_by(AIKO)] == ["notes.md"]
 
@@ -102,7 +102,7 @@ async def test_a_summary_without_their_turns_is_kept(services: Services) -> None
     bob_only = (await store.all_turns(GENERAL))[-1].id
     await store.set_summary(GENERAL, 1, "Bob said first", bob_only)
     await talk(store, GENERAL, 1, AIKO, "later, not summarized yet")
-    done = await Forgetter(store, services.library).forget(AIKO, documents=True)
+    done = await Forgetter(store, services.documents).forget(AIKO, documents=True)
     assert done.summaries == 0
     assert (await store.channel_state(GENERAL)).summary == "Bob said first"
 
