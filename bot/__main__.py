@@ -187,6 +187,7 @@ async def doctor(settings: Settings, *, discord_login: bool = False) -> int:
         report(True, f"DATA_DIR {settings.data_dir} is writable")
     except OSError as exc:
         report(False, f"DATA_DIR {settings.data_dir} is not writable: {exc.strerror}")
+    report(*await _check_index(settings))
     llm = LLM(settings)
     try:
         models = set(await llm.model_ids())
@@ -209,6 +210,22 @@ async def doctor(settings: Settings, *, discord_login: bool = False) -> int:
         problems += not await _check_discord(settings, report)
     print("All good." if not problems else f"{problems} problem(s) found.")
     return 0 if not problems else 1
+
+
+async def _check_index(settings: Settings) -> tuple[bool, str]:
+    """Whether the document index opens (the bot runs without it, with documents unavailable)."""
+    from bot.documents import open_index
+    from index.vectors import DB_NAME
+
+    path = settings.index_dir / DB_NAME
+    if not path.exists():
+        return True, f"no document index yet: {path} is created on the first start"
+    try:
+        vectors = await asyncio.to_thread(open_index, settings.index_dir)
+    except Exception as exc:  # the bot would run with documents unavailable
+        return False, f"the document index {path} can't be opened ({exc}): documents would be unavailable"
+    await asyncio.to_thread(vectors.close)
+    return True, f"the document index {path} opens"
 
 
 async def _check_discord(settings: Settings, report) -> bool:

@@ -43,7 +43,7 @@ class DocsStack:
     answerer: Answerer
 
 
-def _open_index(index_dir: Path) -> VectorStore:
+def open_index(index_dir: Path) -> VectorStore:
     """In a thread: import LlamaIndex and the document pipeline, and open the vector store."""
     import index.library  # noqa: F401  (the pipeline's imports, LlamaIndex among them: here, off the loop)
     from index.vectors import VectorStore
@@ -118,7 +118,7 @@ class Documents:
 
     async def _open(self) -> DocsStack:
         settings = self.settings
-        vectors = await asyncio.to_thread(_open_index, settings.index_dir)
+        vectors = await asyncio.to_thread(open_index, settings.index_dir)
         try:
             # Already imported by the thread: these cost nothing here.
             from index.library import Library

@@ -41,11 +41,11 @@ async def main():
     services = await bot.services.Services.create(settings, open_documents=False)
     print("before", loaded(), services.documents.stack is None)
     imported_in = []
-    original = bot.documents._open_index
+    original = bot.documents.open_index
     def spy(index_dir):
         imported_in.append(threading.current_thread() is not threading.main_thread())
         return original(index_dir)
-    bot.documents._open_index = spy
+    bot.documents.open_index = spy
     stack = await services.documents.opened()
     print("after", loaded(), stack is services.documents.stack, imported_in)
     await services.aclose()
