@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from bot import heap
 from bot.config import ConfigError, Settings, load_settings
+from bot.documents import IndexUnavailable
 
 if TYPE_CHECKING:
     import discord
@@ -88,6 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(run(settings, sync_only=command == "sync"))
     except KeyboardInterrupt:
         return 0
+    except IndexUnavailable as exc:  # ingest, ask, purge need the index (the bot itself runs on without it)
+        print(f"teambot: {exc}; `teambot doctor` checks the set-up", file=sys.stderr)
+        return 2
 
 
 async def run(settings: Settings, *, sync_only: bool = False) -> int:

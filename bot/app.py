@@ -46,7 +46,7 @@ class TeamBot(commands.Bot):
         await self.add_feature_cogs()
         # The document index opens and recovers in the background while the bot connects; a request that
         # needs it meanwhile waits (bot/documents.py).
-        self.services.documents.start()
+        self.services.documents.start_in_background()
         if self.sync_commands:
             await self.sync_tree(force=self.force_sync)
 

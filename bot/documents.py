@@ -20,7 +20,7 @@ from bot.errors import UserError
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.llm import LLM, Who
-    from bot.store import Store
+    from bot.store import DocumentRecord, Store
     from index.library import Library
     from index.query import Answerer, Source
     from index.vectors import VectorStore
@@ -60,6 +60,7 @@ class Documents:
         self.llm = llm
         self._opening: asyncio.Task[DocsStack] | None = None
         self._starting: asyncio.Task[int] | None = None
+        self._closed = False
 
     @property
     def stack(self) -> DocsStack | None:
@@ -71,28 +72,45 @@ class Documents:
 
     async def opened(self) -> DocsStack:
         """Open the index (once) and return its services; raises what went wrong, as it is."""
+        if self._closed:
+            raise RuntimeError("the document index is closed")
         if self._opening is None:
             self._opening = asyncio.create_task(self._open(), name="open-documents")
-            self._opening.add_done_callback(self._log_failure)
         return await asyncio.shield(self._opening)
 
     def start(self) -> asyncio.Task[int]:
-        """Open the index and finish or undo the ingests a crash cut off, once, in the background; the
-        task's result is how many there were."""
+        """Open the index and finish or undo the ingests a crash cut off, once; the task's result is how
+        many there were, or the error that stopped it."""
         if self._starting is None:
             self._starting = asyncio.create_task(self._recover(), name="recover-documents")
-            self._starting.add_done_callback(self._log_failure)
         return self._starting
+
+    def start_in_background(self) -> None:
+        """start(), for the bot: a failure is logged once, and requests then say documents are unavailable
+        (a failed recovery alone only leaves its uploads to the next start)."""
+        self.start().add_done_callback(self._log_failure)
 
     async def ready(self) -> DocsStack:
         """For a request: the services once the index is open (and recovered, if that was started); a
-        UserError the user can read if it couldn't be opened."""
+        UserError the user can read if it can't be opened."""
+        if self._starting is not None:
+            await asyncio.wait({self._starting})  # its own failure is logged; the index may still be open
         try:
-            if self._starting is not None:
-                await asyncio.shield(self._starting)
             return await self.opened()
-        except Exception as exc:  # logged in full once, by the task's callback
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # this request is being cancelled, not the opening
+            raise UserError(UNAVAILABLE, kind="documents_unavailable") from None
+        except Exception as exc:
             raise UserError(UNAVAILABLE, kind="documents_unavailable") from exc
+
+    async def visible(self, where: Where) -> list[DocumentRecord]:
+        """The ready documents a channel may see: from the database, so also while the index is opening
+        or can't be (after any recovery, which may finish or drop an upload)."""
+        if self._starting is not None:
+            await asyncio.wait({self._starting})
+        return await self.store.documents(where.visible_scopes())
 
     async def library(self) -> Library:
         """The upload pipeline, once the index is open."""
@@ -107,18 +125,28 @@ class Documents:
         return await (await self.answerer()).chat_sources(text, where, who=who)
 
     async def aclose(self) -> None:
-        """Wait for opening and recovery to end (a thread can't be cancelled), then close what was opened."""
+        """Wait for opening and recovery to end (a thread can't be cancelled), then close what was
+        opened; later requests get "unavailable"."""
+        self._closed = True
         pending = [t for t in (self._starting, self._opening) if t is not None and not t.done()]
         if pending:
             await asyncio.wait(pending)
-        stack = self.stack
+        stack, self._opening = self.stack, None
         if stack is not None:
             await stack.library.aclose()
             await asyncio.to_thread(stack.vectors.close)
 
     async def _open(self) -> DocsStack:
         settings = self.settings
-        vectors = await asyncio.to_thread(open_index, settings.index_dir)
+        opening = asyncio.get_running_loop().run_in_executor(None, open_index, settings.index_dir)
+        try:
+            vectors = await asyncio.shield(opening)
+        except asyncio.CancelledError:  # the thread goes on: close the store it opens
+            opening.add_done_callback(_close_when_opened)
+            raise
+        except Exception as exc:
+            where = settings.index_dir
+            raise IndexUnavailable(f"the document index in {where} can't be opened ({exc})") from exc
         try:
             # Already imported by the thread: these cost nothing here.
             from index.library import Library
@@ -144,18 +172,33 @@ class Documents:
 
     async def _recover(self) -> int:
         stack = await self.opened()
-        found = await stack.library.recover()
+        try:
+            found = await stack.library.recover()
+        except Exception as exc:
+            raise RecoveryFailed from exc
         if found:
             log.info("cleaned up %d interrupted document uploads", found)
         return found
 
     def _log_failure(self, task: asyncio.Task) -> None:
-        if task.cancelled() or task.exception() is None:
+        if task.cancelled() or task.exception() is None or self._closed:
             return
         error = task.exception()
-        if task is self._starting and self._opening is not None and self._opening.done() and (
-            not self._opening.cancelled() and self._opening.exception() is error
-        ):
-            return  # the opening failed, and said so
-        what = "open the document index" if task is self._opening else "recover interrupted uploads"
-        log.error("could not %s, so documents are unavailable", what, exc_info=error)
+        if isinstance(error, RecoveryFailed):
+            log.error("could not finish or undo interrupted document uploads (the next start tries again)",
+                      exc_info=error.__cause__)
+        else:
+            log.error("could not open the document index, so documents are unavailable", exc_info=error)
+
+
+class IndexUnavailable(Exception):
+    """The document index can't be opened (a damaged or foreign file, no permission, ...)."""
+
+
+class RecoveryFailed(Exception):
+    """Finishing or undoing the ingests a crash cut off failed (the index itself is open)."""
+
+
+def _close_when_opened(opening: asyncio.Future[VectorStore]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close()

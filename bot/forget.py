@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
+from bot.errors import UserError
 from bot.i18n import t
 from bot.store import Store, UserFootprint
 
@@ -13,6 +14,10 @@ if TYPE_CHECKING:
     from bot.documents import Documents
 
 NOTHING_STORED = "I don't store anything about you."
+DOCUMENTS_UNAVAILABLE = (
+    "I can't reach the document index right now, so I deleted nothing. Try again in a few minutes, or "
+    "choose to keep your documents to delete everything else now."
+)
 SUMMARY_LINES = (
     ("turns", "• {count} of your messages in my conversation memory (every server and DM)"),
     ("answers", "• {count} of my answers to them"),
@@ -44,7 +49,13 @@ class Forgetter:
 
     async def forget(self, user_id: int, *, documents: bool) -> UserFootprint:
         """Delete it all (their documents only when `documents`); returns what was removed."""
-        removed = await (await self.documents.library()).forget_uploader(user_id) if documents else []
+        removed = []
+        if documents:
+            try:
+                library = await self.documents.library()
+            except UserError as exc:  # nothing deleted yet: say so, and what can be done now
+                raise UserError(DOCUMENTS_UNAVAILABLE, kind="documents_unavailable") from exc
+            removed = await library.forget_uploader(user_id)
         done = await self.store.forget_user(user_id)
         return replace(done, documents=len(removed))
 

@@ -156,6 +156,13 @@ JA: dict[str, str] = {
         "現在ドキュメントを利用できません。ドキュメントのインデックスを開けませんでした。"
         "原因はボットの管理者がログで確認できます。"
     ),
+    (
+        "I can't reach the document index right now, so I deleted nothing. Try again in a few minutes, or "
+        "choose to keep your documents to delete everything else now."
+    ): (
+        "現在ドキュメントのインデックスにアクセスできないため、何も削除していません。"
+        "数分後にもう一度お試しいただくか、ドキュメントを残す方を選んで、それ以外を今すぐ削除してください。"
+    ),
     "I stopped reading '{name}' because I'm restarting. Upload it again in a minute.": (
         "再起動のため「{name}」の読み込みを中断しました。少し待ってからもう一度アップロードしてください。"
     ),

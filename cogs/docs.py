@@ -230,7 +230,7 @@ class DocsCog(commands.Cog):
     async def docs_list(self, interaction: discord.Interaction) -> None:
         """Name, size, chunks, uploader and date of each visible document."""
         where = where_of(interaction.channel, interaction.guild_id, interaction.user.id)
-        docs = await (await self.documents.library()).visible(where)
+        docs = await self.documents.visible(where)  # from the database: also while the index can't open
         locale = locale_of(interaction)
         embed = docs_embed(docs, locale)
         switch = await self.server.docs_in_chat(where.channel_id, where.guild_id, where.parent_id)
@@ -279,8 +279,7 @@ class DocsCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         where = where_of(interaction.channel, interaction.guild_id, interaction.user.id)
         wanted = current.casefold()
-        visible = await (await self.documents.library()).visible(where)
-        docs = [d for d in visible if wanted in d.name.casefold()]
+        docs = [d for d in await self.documents.visible(where) if wanted in d.name.casefold()]
         return [
             app_commands.Choice(name=truncate(f"{d.name} ({d.scope})", 100), value=d.id) for d in docs[:25]
         ]

@@ -47,3 +47,16 @@ def test_ingest_a_folder_then_ask(tmp_path: Path, fake_ai: FakeOpenAI) -> None:
     assert "Twenty-eight days [1]." in answer.stdout and "[1] holidays.md (Holidays)" in answer.stdout
     other = teambot(tmp_path, fake_ai, "ask", "how many paid holiday days?", "--guild", "43")
     assert other.returncode == 1 and "couldn't find anything" in other.stdout
+
+
+def test_a_broken_document_index_is_one_line_not_a_traceback(tmp_path: Path, fake_ai: FakeOpenAI) -> None:
+    index = tmp_path / "data" / "index"
+    index.mkdir(parents=True)
+    (index / "chunks.sqlite3").write_bytes(b"not a database " * 100)
+    for command in (["ask", "anything?", "--guild", "42"], ["ingest", str(tmp_path), "--guild", "42"]):
+        result = teambot(tmp_path, fake_ai, *command)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().splitlines() == [
+            f"teambot: the document index in {index} can't be opened (file is not a database); "
+            "`teambot doctor` checks the set-up"
+        ]

@@ -3,7 +3,11 @@ that can't be opened leaves documents unavailable with a message while everythin
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
+import time
+from dataclasses import replace
 
 import pytest
 
@@ -11,8 +15,11 @@ from bot.app import TeamBot
 from bot.config import Settings
 from bot.documents import UNAVAILABLE
 from bot.errors import UserError
+from bot.forget import DOCUMENTS_UNAVAILABLE
 from bot.services import Services
+from bot.store import DocumentRecord
 from index.vectors import DB_NAME
+from index.where import Where
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -55,8 +62,10 @@ async def test_an_index_that_cannot_open_leaves_documents_unavailable_and_chat_w
             assert UNAVAILABLE in asked.original.content and not asked.original.loading
             added = await fd.slash("docs add", {"file": ("handbook.md", HANDBOOK)}, user=ann, channel=general)
             assert UNAVAILABLE in added.original.content
+            # Listing reads the database, not the index: it still works.
             listed = await fd.slash("docs list", {}, user=ann, channel=general)
-            assert listed.ephemeral and UNAVAILABLE in listed.last.content
+            assert listed.ephemeral and "No documents yet" in listed.last.embeds[0].description
+            assert await fd.autocomplete("docs remove", "document", "hand", user=ann, channel=general) == []
             await fd.send_message(general, ann, "hi there", mentions_bot=True)
             assert fd.last_sent(general).content == "echo: [Ann] hi there"
         finally:
@@ -85,3 +94,129 @@ async def test_creating_the_services_with_a_broken_index_fails_as_before(setting
     (settings.index_dir / DB_NAME).write_bytes(b"\x00garbage" * 100)
     with pytest.raises(Exception, match="not a database"):
         await Services.create(settings)
+
+
+def cut_off_upload(guild_id: int, name: str) -> DocumentRecord:
+    """A document record left 'indexing' by a crash, with no chunks in the index."""
+    return DocumentRecord(
+        id=f"doc-{name}", shard=str(guild_id), scope="server", scope_key=f"server:{guild_id}",
+        guild_id=guild_id, channel_id=None, name=name, kind="md", size=10, sha256="0" * 64, pages=None,
+        chunks=0, uploader_id=1, uploader_name="ann", status="indexing", created_at=time.time(),
+    )
+
+
+async def test_the_bot_recovers_cut_off_uploads_before_a_request_sees_them(
+    settings: Settings, fake_ai: FakeOpenAI
+) -> None:
+    services = await Services.create(settings, open_documents=False)
+    fd = FakeDiscord(TeamBot(services, sync_commands=False))
+    guild = fd.guild("Team")
+    await services.store.add_document(cut_off_upload(guild.id, "half.md"))
+    await fd.start()
+    try:
+        general, ann = fd.text_channel(guild, "general"), fd.member(guild, "ann", display_name="Ann")
+        # Re-uploading the same name at once must not meet the half-written record.
+        added = await fd.slash("docs add", {"file": ("half.md", HANDBOOK)}, user=ann, channel=general)
+        assert "✅ **half.md** indexed" in added.original.content
+        assert await services.store.unfinished_documents() == []
+        assert [d.name for d in await services.documents.visible(Where(guild.id, general.id, ann.id))] == [
+            "half.md"
+        ]
+    finally:
+        await fd.close()
+
+
+async def test_a_failed_recovery_is_logged_and_documents_still_work(
+    settings: Settings, fake_ai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from index.library import Library
+
+    async def broken_recover(self: Library) -> int:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(Library, "recover", broken_recover)  # the fault: the bookkeeping fails once
+    services = await Services.create(settings, open_documents=False)
+    with caplog.at_level(logging.ERROR, logger="bot.documents"):
+        fd = await FakeDiscord(TeamBot(services, sync_commands=False)).start()
+        try:
+            guild = fd.guild("Team")
+            general, ann = fd.text_channel(guild, "general"), fd.member(guild, "ann", display_name="Ann")
+            added = await fd.slash("docs add", {"file": ("handbook.md", HANDBOOK)}, user=ann, channel=general)
+            assert "✅ **handbook.md** indexed" in added.original.content
+        finally:
+            await fd.close()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == ["could not finish or undo interrupted document uploads (the next start tries again)"]
+
+
+async def test_closing_right_after_start_closes_the_index_it_was_opening(settings: Settings) -> None:
+    services = await Services.create(settings, open_documents=False)
+    documents = services.documents
+    documents.start_in_background()
+    await asyncio.sleep(0)  # the opening task runs and hands the index to its thread
+    assert documents.stack is None
+    await services.aclose()  # while the thread is opening it
+    assert documents.stack is None and (settings.index_dir / DB_NAME).exists()
+    with pytest.raises(UserError, match="unavailable"):
+        await documents.library()  # closed: not opened again
+    # Every connection to the index is closed: another writer can take it at once.
+    db = sqlite3.connect(settings.index_dir / DB_NAME, timeout=0)
+    db.execute("BEGIN EXCLUSIVE")
+    db.close()
+
+
+async def test_forget_me_with_documents_deletes_nothing_while_the_index_is_unavailable(
+    settings: Settings, fake_ai: FakeOpenAI
+) -> None:
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    (settings.index_dir / DB_NAME).write_bytes(b"overwritten " * 100)
+    services = await Services.create(settings, open_documents=False)
+    fd = FakeDiscord(TeamBot(services, sync_commands=False))
+    guild = fd.guild("Team")
+    general, aiko = fd.text_channel(guild, "general"), fd.member(guild, "aiko", display_name="Aiko")
+    notes = replace(cut_off_upload(guild.id, "notes.md"), status="ready", chunks=1, uploader_id=aiko.id)
+    await services.store.add_document(notes)  # uploaded before the index broke
+    await fd.start()
+    try:
+        await fd.send_message(general, aiko, "my badge is 4471", mentions_bot=True)
+        rec = await fd.slash("forget-me", {}, user=aiko, channel=general)
+        assert "1 documents you uploaded" in rec.last.content
+        await fd.click(rec.last, label="Delete all, with my documents", user=aiko)
+        assert DOCUMENTS_UNAVAILABLE in rec.last.content
+        found = await services.store.user_footprint(aiko.id)
+        assert found.turns == 1 and found.documents == 1  # nothing deleted
+    finally:
+        await fd.close()
+    assert "ドキュメントを残す方を選んで" in UserError(DOCUMENTS_UNAVAILABLE).localized("ja")
+
+
+async def test_requests_wait_for_the_recovery_of_cut_off_uploads(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from index.library import Library
+
+    release = asyncio.Event()
+    recover = Library.recover
+
+    async def held_recover(self: Library) -> int:  # recovery held until the test lets it go
+        await release.wait()
+        return await recover(self)
+
+    monkeypatch.setattr(Library, "recover", held_recover)
+    services = await Services.create(settings, open_documents=False)
+    try:
+        await services.store.add_document(cut_off_upload(1, "half.md"))
+        services.documents.start_in_background()
+        where = Where(1, 2, 3)
+        waiting = [asyncio.ensure_future(services.documents.library()),
+                   asyncio.ensure_future(services.documents.visible(where))]
+        await services.documents.opened()
+        await asyncio.sleep(0.05)
+        assert not any(task.done() for task in waiting)  # the index is open, but recovery isn't done
+        release.set()
+        library, visible = await asyncio.gather(*waiting)
+        assert library is services.library and visible == []
+        assert await services.store.unfinished_documents() == []
+    finally:
+        release.set()  # a failed check above must not leave aclose() waiting for the held recovery
+        await services.aclose()
