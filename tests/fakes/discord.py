@@ -72,6 +72,16 @@ class FakeDiscord(UserActions):
 
     async def start(self) -> FakeDiscord:
         """Log the bot in (its setup_hook runs), load the world into its cache, dispatch on_ready."""
+        self._attach()
+        try:
+            await self._login()
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    def _attach(self) -> None:
+        """Track the tasks the bot starts (to settle and cancel them) and capture discord.py's log."""
         loop = asyncio.get_running_loop()
         factory = loop.get_task_factory()
         if not isinstance(factory, _TaskTracker):
@@ -80,12 +90,6 @@ class FakeDiscord(UserActions):
         factory.users += 1
         self._tracker = factory
         logging.getLogger("discord").addHandler(self._log_handler)
-        try:
-            await self._login()
-        except BaseException:
-            await self.close()
-            raise
-        return self
 
     async def close(self) -> None:
         """Cancel the bot's leftover tasks, close the bot and restore the loop."""
@@ -99,10 +103,13 @@ class FakeDiscord(UserActions):
             self._tracker = None
 
     async def restart(self, bot: discord.Client) -> None:
-        """Replace the bot process (e.g. to test persistent views); Discord's world stays."""
+        """Replace the bot process (e.g. to test persistent views); Discord's world stays. After close()
+        too: the new bot's tasks are tracked again, so actions settle as before."""
         await self._shutdown_bot()
         self.bot = bot
         self._events = {}
+        if self._tracker is None:  # closed meanwhile
+            self._attach()
         await self._login()
 
     async def __aenter__(self) -> FakeDiscord:
