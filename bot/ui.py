@@ -30,6 +30,34 @@ EDIT_INTERVAL = 1.0
 PLACEHOLDER_GRACE = 0.5
 
 
+def bot_permissions(message: discord.Message) -> discord.Permissions | None:
+    """The bot's permissions in the message's channel, as far as its cache tells (None when it can't tell,
+    as in DMs or a thread whose parent isn't cached)."""
+    channel, me = message.channel, message.guild.me if message.guild else None
+    if me is None or not isinstance(channel, (discord.abc.GuildChannel, discord.Thread)):
+        return None
+    try:
+        return channel.permissions_for(me)
+    except discord.ClientException:
+        return None
+
+
+def reply_reference(message: discord.Message) -> discord.MessageReference | None:
+    """What makes the bot's message a reply to `message`: Discord refuses a reply (403) from a bot without
+    Read Message History, so there it is posted plain, under the message, instead of not at all."""
+    perms = bot_permissions(message)
+    if perms is not None and not perms.read_message_history:
+        return None
+    return message.to_reference(fail_if_not_exists=False)  # posted all the same if they deleted it
+
+
+async def respond(message: discord.Message, content: str, **kwargs: object) -> discord.Message:
+    """Answer `message` in its channel: as a reply where the bot may, else plainly; never pinging."""
+    return await message.channel.send(
+        content, reference=reply_reference(message), allowed_mentions=NO_MENTIONS, **kwargs  # type: ignore[arg-type]
+    )
+
+
 class Editable(Protocol):
     """A sent message the bot can edit or delete."""
 
@@ -63,11 +91,8 @@ class ChannelTarget:
     async def first(
         self, content: str, files: Sequence[discord.File] = (), embeds: Sequence[discord.Embed] = ()
     ) -> Editable:
-        """Reply to the user's message (posted all the same if they deleted it meanwhile)."""
-        return await self.message.channel.send(
-            content, files=list(files), embeds=list(embeds), allowed_mentions=NO_MENTIONS,
-            reference=self.message.to_reference(fail_if_not_exists=False),
-        )
+        """Reply to the user's message (see `respond`)."""
+        return await respond(self.message, content, files=list(files), embeds=list(embeds))
 
     async def more(
         self, content: str, files: Sequence[discord.File] = (), embeds: Sequence[discord.Embed] = ()

@@ -20,7 +20,9 @@ from bot.ui import (
     ConfirmView,
     InteractionTarget,
     LiveReply,
+    bot_permissions,
     locale_of,
+    respond,
     sources_embed,
 )
 from cogs.access import admit_interaction, admit_message
@@ -62,14 +64,11 @@ def guild_id_of(channel: object) -> int | None:
 def can_post(message: discord.Message) -> bool:
     """Whether the bot may post in the message's channel, as far as its cache tells (when it can't tell,
     as in DMs or a channel it hasn't cached, it tries)."""
-    channel, me = message.channel, message.guild.me if message.guild else None
-    if me is None or not isinstance(channel, (discord.abc.GuildChannel, discord.Thread)):
+    perms = bot_permissions(message)
+    if perms is None:
         return True
-    try:
-        perms = channel.permissions_for(me)
-    except discord.ClientException:  # a thread whose parent isn't cached
-        return True
-    return perms.send_messages_in_threads if isinstance(channel, discord.Thread) else perms.send_messages
+    in_thread = isinstance(message.channel, discord.Thread)
+    return perms.send_messages_in_threads if in_thread else perms.send_messages
 
 
 class ChatCog(commands.Cog):
@@ -109,12 +108,12 @@ class ChatCog(commands.Cog):
         if not text and not images:
             if message.attachments:
                 return  # files only: the documents pipeline answers
-            await message.reply(t(EMPTY_MENTION, locale), mention_author=False, allowed_mentions=NO_MENTIONS)
+            await respond(message, t(EMPTY_MENTION, locale))
             return
         try:
             await admit_message(self.limits, "chat", message)
         except UserError as refused:  # said plainly, in place of a reply: no placeholder was sent
-            await message.reply(refused.localized(locale), mention_author=False, allowed_mentions=NO_MENTIONS)
+            await respond(message, refused.localized(locale))
             return
         turn = TurnIn(
             channel_id=message.channel.id,

@@ -16,7 +16,7 @@ from bot.limits import Limits
 from bot.llm import Who
 from bot.server_settings import DocsSwitch, ServerSettings
 from bot.text import split_message, truncate
-from bot.ui import NO_MENTIONS, Throttled, locale_of, sources_embed
+from bot.ui import NO_MENTIONS, Throttled, locale_of, respond, sources_embed
 from cogs.access import admit_interaction, admit_message
 from cogs.errors import describe
 from index.where import Where
@@ -208,15 +208,11 @@ class DocsCog(commands.Cog):
         try:
             await admit_message(self.limits, "docs", message)
         except UserError as refused:  # before "Reading your files…": nothing is left half-done
-            await message.reply(
-                refused.localized(locale_of(message)), mention_author=False, allowed_mentions=NO_MENTIONS
-            )
+            await respond(message, refused.localized(locale_of(message)))
             return
         locale = locale_of(message)
         where = where_of(message.channel, message.guild.id if message.guild else None, message.author.id)
-        status = await message.reply(
-            t("📄 Reading your files…", locale), mention_author=False, allowed_mentions=NO_MENTIONS
-        )
+        status = await respond(message, t("📄 Reading your files…", locale))
         show = Throttled(lambda text: status.edit(content=t(text, locale)))
         try:
             summary = await self.ingest(files, where, message.author, "server", show, locale)

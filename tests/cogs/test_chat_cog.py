@@ -268,3 +268,17 @@ async def test_slash_chat_with_only_invisible_characters_is_refused(
     rec = await fd.slash("chat", {"message": "\u200b\u200b "}, user=world["alice"], channel=world["general"])
     assert rec.ephemeral and "empty" in rec.last.content
     assert fake_ai.requests_to("/chat/completions") == []
+
+
+async def test_without_read_message_history_the_answer_is_posted_plain_not_lost(
+    fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI
+) -> None:
+    # Discord refuses a bot's reply (a message_reference) without Read Message History.
+    no_history = {world["guild"].me: discord.PermissionOverwrite(read_message_history=False)}
+    quiet = fd.text_channel(world["guild"], "no-history", overwrites=no_history)
+    await fd.send_message(quiet, world["alice"], f"{fd.bot_mention} hello?", mentions_bot=True)
+    answer = fd.last_sent(quiet)
+    assert answer.content == "echo: [Alice] hello?"
+    assert "message_reference" not in answer.payload
+    await fd.send_message(world["general"], world["alice"], f"{fd.bot_mention} hi", mentions_bot=True)
+    assert fd.last_sent(world["general"]).payload["message_reference"]  # a reply where it may

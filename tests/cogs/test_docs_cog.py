@@ -142,6 +142,18 @@ async def test_files_on_a_mention_are_indexed_and_the_text_answered(
     assert any(c == "echo: [Ann] here is our handbook" for c in contents)
 
 
+async def test_files_on_a_mention_where_the_bot_cannot_read_history(fd: FakeDiscord, world: dict) -> None:
+    # Discord refuses replies from a bot without Read Message History: the status is posted plain.
+    no_history = {world["guild"].me: discord.PermissionOverwrite(read_message_history=False)}
+    quiet = fd.text_channel(world["guild"], "no-history", overwrites=no_history)
+    await fd.send_message(
+        quiet, world["ann"], f"{fd.bot_mention} handbook", mentions_bot=True,
+        attachments=[("handbook.md", HANDBOOK)],
+    )
+    status = next(m for m in fd.sent(quiet) if "handbook.md" in m.content)
+    assert "✅ **handbook.md** indexed" in status.content and "message_reference" not in status.payload
+
+
 async def test_too_many_files_at_once(fd: FakeDiscord, world: dict) -> None:
     files = [(f"f{i}.txt", f"file number {i} text".encode()) for i in range(5)]
     await fd.send_message(
