@@ -50,7 +50,7 @@ class Forgetter:
     async def forget(self, user_id: int, *, documents: bool) -> UserFootprint:
         """Delete it all (their documents only when `documents`); returns what was removed."""
         removed = []
-        if documents:
+        if documents and await self.store.documents_uploaded_by(user_id):  # else the index isn't needed
             try:
                 library = await self.documents.library()
             except UserError as exc:  # nothing deleted yet: say so, and what can be done now

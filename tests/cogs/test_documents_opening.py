@@ -220,3 +220,22 @@ async def test_requests_wait_for_the_recovery_of_cut_off_uploads(
     finally:
         release.set()  # a failed check above must not leave aclose() waiting for the held recovery
         await services.aclose()
+
+
+async def test_forget_me_without_documents_works_while_the_index_is_unavailable(
+    settings: Settings, fake_ai: FakeOpenAI
+) -> None:
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    (settings.index_dir / DB_NAME).write_bytes(b"overwritten " * 100)
+    services = await Services.create(settings, open_documents=False)
+    fd = await FakeDiscord(TeamBot(services, sync_commands=False)).start()
+    try:
+        guild = fd.guild("Team")
+        general, aiko = fd.text_channel(guild, "general"), fd.member(guild, "aiko", display_name="Aiko")
+        await fd.send_message(general, aiko, "my badge is 4471", mentions_bot=True)
+        rec = await fd.slash("forget-me", {}, user=aiko, channel=general)
+        await fd.click(rec.last, label="Delete", user=aiko)
+        assert rec.last.content.startswith("Done. I deleted:")
+        assert (await services.store.user_footprint(aiko.id)).turns == 0
+    finally:
+        await fd.close()
