@@ -20,7 +20,11 @@ log = logging.getLogger(__name__)
 
 Admit = Callable[[discord.Interaction], Awaitable[None]]
 ModelFor = Callable[[int | None], Awaitable[str]]
-KEPT_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
+# What people said, and public answers to slash commands and context menus (a /chat answer is one).
+KEPT_TYPES = frozenset({
+    discord.MessageType.default, discord.MessageType.reply, discord.MessageType.chat_input_command,
+    discord.MessageType.context_menu_command,
+})
 
 
 def can_read_history(interaction: discord.Interaction) -> bool:

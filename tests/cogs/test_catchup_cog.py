@@ -103,3 +103,14 @@ async def test_an_empty_channel_says_so(fd: FakeDiscord, world: dict, fake_ai: F
     rec = await fd.slash("summarize", {}, user=world["aiko"], channel=world["general"])
     assert "no messages with text here" in rec.last.content and "thinking" not in rec.last.content
     assert fake_ai.requests_to("/chat/completions") == []
+
+
+async def test_public_slash_command_answers_are_part_of_the_catch_up(
+    fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI
+) -> None:
+    await fd.slash("chat", {"message": "ship friday?"}, user=world["aiko"], channel=world["general"])
+    await fd.send_message(world["general"], world["ken"], "hi bot", mentions_bot=True)
+    fake_ai.reply_with("**Topics** — shipping [1]")
+    await fd.slash("summarize", {}, user=world["aiko"], channel=world["general"])
+    transcript = fake_ai.last_request("/chat/completions").json["messages"][1]["content"]
+    assert "echo: [Aiko] ship friday?" in transcript and "echo: [Ken] hi bot" in transcript
