@@ -30,6 +30,7 @@ from cogs.docs import parent_of
 from cogs.errors import describe
 
 log = logging.getLogger(__name__)
+RESET_CONFIRM_TIMEOUT = 60.0  # seconds /reset waits for its confirmation
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_PERSONA = 2000
@@ -176,13 +177,18 @@ class ChatCog(commands.Cog):
                 "Resetting a shared channel's memory needs the Manage Channels permission.", kind="forbidden"
             )
         locale = locale_of(interaction)
-        view = ConfirmView(interaction.user.id, confirm_label="Forget", locale=locale)
+        view = ConfirmView(
+            interaction.user.id, confirm_label="Forget", locale=locale, timeout=RESET_CONFIRM_TIMEOUT
+        )
         await interaction.response.send_message(
             t("Forget everything I remember from this channel? This can't be undone.", locale),
             view=view,
             ephemeral=True,
         )
-        if await view.wait() or not view.result:
+        if await view.wait():  # no answer in time: say so, and take the buttons away
+            await interaction.edit_original_response(content=t("Cancelled.", locale), view=None)
+            return
+        if not view.result:
             return
         removed = await self.chat.reset(interaction.channel_id or interaction.user.id)
         await interaction.edit_original_response(

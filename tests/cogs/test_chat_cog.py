@@ -219,6 +219,19 @@ async def test_reset_asks_then_forgets(fd: FakeDiscord, world: dict, services) -
     assert await services.store.all_turns(world["general"].id) == []
 
 
+async def test_reset_unanswered_in_time_is_cancelled_and_its_buttons_go(
+    fd: FakeDiscord, world: dict, services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cogs.chat
+
+    monkeypatch.setattr(cogs.chat, "RESET_CONFIRM_TIMEOUT", 0.2)
+    await fd.send_message(world["general"], world["mod"], f"{fd.bot_mention} hi", mentions_bot=True)
+    rec = await fd.slash("reset", {}, user=world["mod"], channel=world["general"], settle=False)
+    await fd.wait_until(lambda: rec.messages and rec.last.content == "Cancelled.", timeout=5)
+    assert rec.last.payload.get("components") in (None, [])
+    assert len(await services.store.all_turns(world["general"].id)) == 2  # nothing forgotten
+
+
 async def test_persona_set_show_clear(fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI) -> None:
     rec = await fd.slash(
         "persona set", {"prompt": "Answer like a pirate."}, user=world["alice"], channel=world["general"]
