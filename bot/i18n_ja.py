@@ -300,6 +300,7 @@ JA: dict[str, str] = {
     ),
     # --- Chat: notes, hints, /reset and /persona (bot/chat.py, cogs/chat.py, bot/ui.py)
     "… thinking": "… 考え中",
+    "… reading the code": "… コードを読んでいます",
     "Hi! Mention me with a question, reply to one of my messages, or use `/chat`.": (
         "こんにちは！質問と一緒にメンションするか、私のメッセージに返信するか、`/chat` を使ってください。"
     ),

@@ -21,8 +21,9 @@ from bot.code import (
 )
 from bot.errors import UserError
 from bot.files import CODE_LANGUAGES
+from bot.i18n import t
 from bot.limits import Limits
-from bot.ui import InteractionTarget, LiveReply
+from bot.ui import InteractionTarget, LiveReply, locale_of
 from cogs.access import admit_interaction
 from cogs.errors import describe, reply_error
 
@@ -102,7 +103,8 @@ class CodeModal(discord.ui.Modal):
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
         """Bad input and failures answer the person ephemerally, like the command tree does."""
-        await reply_error(interaction, describe(error, context=f"code modal ({self.task})"))
+        text = describe(error, context=f"code modal ({self.task})", locale=locale_of(interaction))
+        await reply_error(interaction, text)
 
 
 class CodeCog(commands.Cog):
@@ -293,13 +295,14 @@ class CodeCog(commands.Cog):
         self.helper.prepare(request, None if task == "convert" else language)
         if not admitted:
             await admit_interaction(self.limits, "code", interaction)
-        live = LiveReply(InteractionTarget(interaction))
+        locale = locale_of(interaction)
+        live = LiveReply(InteractionTarget(interaction), locale=locale)
         try:
-            await live.start(PLACEHOLDER)
+            await live.start(t(PLACEHOLDER, locale))
             result = await self.helper.run(request, on_text=live.update)
             await live.finish(result.text, result.notes, result.files)
         except Exception as exc:  # a failed request must never leave "reading the code" behind
-            text = describe(exc, context=f"code {task} in channel {request.channel_id}")
+            text = describe(exc, context=f"code {task} in channel {request.channel_id}", locale=locale)
             try:
                 if live.sent:
                     await live.fail(text)

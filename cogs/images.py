@@ -17,7 +17,7 @@ from bot.errors import UserError
 from bot.images import MAX_INPUT_BYTES, SIZE_NAMES, ImageResult, ImageService, ProgressSink, Requester
 from bot.limits import Limits
 from bot.text import truncate
-from bot.ui import NO_MENTIONS, Throttled, to_files
+from bot.ui import NO_MENTIONS, Throttled, locale_of, to_files
 from cogs.access import admit_interaction
 from cogs.errors import describe, reply_error
 
@@ -228,7 +228,8 @@ class ImagesCog(commands.Cog):
             )
         except Exception as exc:  # buttons have no tree error handler: one path for both here
             name = interaction.command.qualified_name if interaction.command else "image button"
-            await reply_error(interaction, describe(exc, context=f"in {name}"))
+            text = describe(exc, context=f"in {name}", locale=locale_of(interaction))
+            await reply_error(interaction, text)
 
 
 def _cog(interaction: discord.Interaction) -> ImagesCog:

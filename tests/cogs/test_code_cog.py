@@ -284,3 +284,14 @@ async def test_menu_notes_a_file_it_skipped_and_refuses_when_nothing_else_is_cod
     only_binary = await fd.send_message(world["general"], world["alice"], "", attachments=[("tool.py", PNG)])
     refused = await fd.context_menu("Review code", only_binary, user=world["alice"])
     assert refused.ephemeral and "'tool.py'" in refused.last.content and "PNG image" in refused.last.content
+
+
+async def test_a_japanese_reader_gets_code_help_errors_in_japanese(
+    fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI
+) -> None:
+    fake_ai.fail_next("quota")
+    rec = await fd.slash(
+        "code explain", {"code": "print(1)"}, user=world["alice"], channel=world["general"], locale="ja"
+    )
+    assert "利用枠を使い切りました" in rec.original.content
+    assert rec.original.contents[0] == "… コードを読んでいます"  # the placeholder too

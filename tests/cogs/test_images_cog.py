@@ -306,3 +306,13 @@ async def test_count_outside_one_to_four_is_refused_by_discord(fd: FakeDiscord, 
         await imagine(fd, world, count=5)
     with pytest.raises(DiscordWouldRefuse):
         await imagine(fd, world, size="huge")
+
+
+async def test_a_japanese_reader_gets_image_errors_in_japanese(
+    fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI
+) -> None:
+    fake_ai.fail_next("content_policy")
+    rec = await fd.slash(
+        "imagine", {"prompt": "a fox"}, user=world["alice"], channel=world["general"], locale="ja"
+    )
+    assert "安全システムがこのリクエストを拒否しました" in rec.last.content
