@@ -352,8 +352,9 @@ class CodeHelp:
 
     @property
     def max_file_bytes(self) -> int:
-        """The upload limit shared with documents."""
-        return self.settings.max_upload_bytes
+        """The largest code file worth downloading: more bytes than 4 per character allowed (UTF-8's
+        most) is surely too long, and the upload limit shared with documents caps it."""
+        return min(self.settings.max_upload_bytes, self.max_chars * 4)
 
     def read_file(self, filename: str, data: bytes) -> Snippet:
         """A code file as a snippet (CPU work: call it in a thread)."""

@@ -241,15 +241,14 @@ class CodeCog(commands.Cog):
     ) -> None:
         """The message's code blocks (or its text) and code files; files that can't be read are noted."""
         snippets, context = snippets_from_text(message.content)
-        files: list[Snippet] = []
-        refused: list[UserError] = []
-        for attachment in message.attachments:
-            if is_media(attachment):
-                continue
-            try:
-                files.append(await self.read_attachment(attachment))
-            except UserError as error:
-                refused.append(error)
+        # All at once: one CDN round trip, not one per file, before Discord's 3 s to answer run out.
+        wanted = [a for a in message.attachments if not is_media(a)]
+        read = await asyncio.gather(*(self.read_attachment(a) for a in wanted), return_exceptions=True)
+        files = [r for r in read if isinstance(r, Snippet)]
+        refused = [r for r in read if isinstance(r, UserError)]
+        failed = [r for r in read if isinstance(r, BaseException) and not isinstance(r, UserError)]
+        if failed:
+            raise failed[0]
         if files and "```" not in message.content:
             # Without code blocks, the text next to attached files is the question, not the code.
             snippets, context = [], message.content.strip()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import discord
 import pytest
 
@@ -295,3 +297,32 @@ async def test_a_japanese_reader_gets_code_help_errors_in_japanese(
     )
     assert "利用枠を使い切りました" in rec.original.content
     assert rec.original.contents[0] == "… コードを読んでいます"  # the placeholder too
+
+
+async def test_several_files_on_a_message_are_read_within_discords_three_seconds(
+    fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = discord.Attachment.read
+
+    async def over_the_cdn(self: discord.Attachment, **kwargs: object) -> bytes:
+        await asyncio.sleep(0.35)  # a download's round trip
+        return await real(self, **kwargs)
+
+    monkeypatch.setattr(discord.Attachment, "read", over_the_cdn)
+    files = [(f"part{i}.py", f"def f{i}():\n    return {i}\n".encode()) for i in range(9)]
+    message = await fd.send_message(world["general"], world["alice"], "review these", attachments=files)
+    rec = await fd.context_menu("Review code", message, user=world["alice"])
+    assert rec.deferred and "part8.py" in rec.original.content
+
+
+async def test_a_code_file_too_long_to_read_is_refused_before_downloading(
+    fd: FakeDiscord, world: dict, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def no_download(self: discord.Attachment, **kwargs: object) -> bytes:
+        raise AssertionError("downloaded a file it was going to refuse")
+
+    monkeypatch.setattr(discord.Attachment, "read", no_download)
+    limit = services.settings.context_tokens  # any size over the code limit's bytes will do
+    big = b"x = 1\n" * (limit * 4)
+    rec = await code(fd, world, "review", file=("big.py", big))
+    assert rec.ephemeral and "'big.py' is" in rec.last.content and "the limit is" in rec.last.content
