@@ -38,7 +38,7 @@ MAX_INLINE_CODE = 1500  # plan_reply's default: longer blocks would become files
 STORED_CODE_CHARS = 4000
 CODE_KINDS = frozenset({"code", "text", "markdown", "html"})
 _KIND_NAMES = {"pdf": "a PDF document", "docx": "a Word document", "csv": "a CSV spreadsheet"}
-ACCEPTED = "source code (.py, .js, .ts, .go, .java, .rs …) or plain text"
+ACCEPTED = "source code (.py, .js, .ts, .go, .java, .rs …) or any other plain-text file"
 
 TEST_FRAMEWORKS: dict[str, str] = {
     "python": "pytest", "javascript": "Jest", "typescript": "Jest (with ts-jest)",
@@ -158,7 +158,7 @@ def read_code_file(filename: str, data: bytes, *, max_bytes: int) -> Snippet:
     if len(data) > max_bytes:
         raise too_large(filename, len(data), max_bytes)
     try:
-        kind = sniff_kind(data, filename)
+        kind = sniff_kind(data, filename, any_text=True)  # a .patch or .svg is text to read too
         text = detect_and_decode(data)[0] if kind in CODE_KINDS else ""
     except UserError as error:
         # The shared checks list what documents accept; code help accepts less.

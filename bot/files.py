@@ -398,8 +398,9 @@ def _corrupt(filename: str, what: str) -> UserError:
     )
 
 
-def sniff_kind(data: bytes, filename: str) -> str:
-    """The file's kind by content and name: pdf, docx, markdown, html, csv, code or text; refuses others."""
+def sniff_kind(data: bytes, filename: str, *, any_text: bool = False) -> str:
+    """The file's kind by content and name: pdf, docx, markdown, html, csv, code or text; refuses others.
+    With `any_text` (code help), a file of an unknown type whose content is text is "text"."""
     data = bytes(data)
     head = data[:8192]
     ext = extension(filename)
@@ -441,7 +442,7 @@ def sniff_kind(data: bytes, filename: str) -> str:
         or ext == ""
     )
     binary = _looks_binary(head)
-    if not known_text:
+    if not known_text and (binary or not any_text):
         raise _unsupported(filename, binary_description(head) if binary else None)
     if binary:
         raise _refuse_binary(data)

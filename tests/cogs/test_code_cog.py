@@ -326,3 +326,17 @@ async def test_a_code_file_too_long_to_read_is_refused_before_downloading(
     big = b"x = 1\n" * (limit * 4)
     rec = await code(fd, world, "review", file=("big.py", big))
     assert rec.ephemeral and "'big.py' is" in rec.last.content and "the limit is" in rec.last.content
+
+
+@pytest.mark.parametrize("name", ["fix.patch", "changes.diff", "icon.svg", "tsconfig.jsonc", "boot.asm"])
+async def test_any_plain_text_file_is_read_whatever_its_extension(
+    fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI, name: str
+) -> None:
+    rec = await code(fd, world, "review", file=(name, b"--- a/x\n+++ b/x\n-old = 1\n+new = 2\n"))
+    assert not rec.ephemeral, rec.last.content
+    assert "+new = 2" in fake_ai.last_request("/chat/completions").json["messages"][-1]["content"]
+
+
+async def test_a_binary_file_with_an_unknown_extension_is_still_refused(fd: FakeDiscord, world: dict) -> None:
+    rec = await code(fd, world, "review", file=("blob.bin2", bytes(range(256)) * 8))
+    assert rec.ephemeral and "Code help reads" in rec.last.content
