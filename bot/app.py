@@ -50,6 +50,14 @@ class TeamBot(commands.Bot):
         if self.sync_commands:
             await self.sync_tree(force=self.force_sync)
 
+    def fixed_language(self, guild_id: int | None) -> str:
+        """The language a server fixed for the bot's messages (bot/ui.py locale_of asks)."""
+        return self.services.server_settings.fixed_language(guild_id)
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        """Read the server's settings now, so its fixed language is known to every message."""
+        await self.services.server_settings.config(guild.id)
+
     async def add_feature_cogs(self) -> None:
         """Create each cog with the services it needs."""
         from cogs.chat import ChatCog

@@ -285,6 +285,12 @@ class ServerSettings:
         """Every key's value from the environment."""
         return defaults(self.settings)
 
+    def fixed_language(self, guild_id: int | None) -> str:
+        """The bot's own language where a server (or, in DMs and for servers not read yet, REPLY_LANGUAGE)
+        fixed one: en or ja; auto when readers get their own. Sync, from the cache config() fills."""
+        config = self._cache.get(guild_id) if guild_id is not None else None
+        return (config.values if config is not None else self.defaults)["reply_language"]
+
     async def config(self, guild_id: int | None) -> GuildConfig:
         """The effective settings of a server (DMs: the environment's)."""
         if guild_id is None:
@@ -316,6 +322,7 @@ class ServerSettings:
             )
         finally:
             self._cache.pop(guild_id, None)
+        await self.config(guild_id)  # cached again at once: the fixed language is read without awaiting
         after = self.defaults[key.name] if value is None else value
         return Change(key.name, shown(key, before, facts), shown(key, after, facts), value is None)
 

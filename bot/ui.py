@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 import discord
 from discord import app_commands
 
-from bot.i18n import lang, t, translation
+from bot.i18n import choose, lang, t, translation
 from bot.text import plan_reply, split_message, truncate
 
 if TYPE_CHECKING:
@@ -372,11 +372,18 @@ class Throttled:
 
 
 def locale_of(source: discord.Interaction | discord.Message | None) -> str:
-    """The reader's language: the user's Discord locale for commands, the server's for messages."""
+    """The reader's language: the language a server fixed with `reply_language` (REPLY_LANGUAGE in DMs)
+    if any, else the user's Discord locale for commands and the server's for messages."""
+    if source is None:
+        return lang(None)
     if isinstance(source, discord.Interaction):
-        return lang(source.locale)
-    guild = getattr(source, "guild", None)
-    return lang(guild.preferred_locale) if guild is not None else lang(None)
+        own, guild_id, client = source.locale, source.guild_id, source.client
+    else:
+        guild = source.guild
+        own, guild_id = (guild.preferred_locale, guild.id) if guild is not None else (None, None)
+        client = source._state._get_client()  # discord.py's own way from a message to its client
+    fixed = getattr(client, "fixed_language", None)
+    return choose(own, fixed(guild_id) if fixed is not None else None)
 
 
 class CatalogTranslator(app_commands.Translator):

@@ -9,8 +9,11 @@ import pytest
 from PIL import Image
 
 from bot.app import TeamBot
+from bot.config import Settings
+from bot.i18n import t
 from bot.services import Services
 from bot.usage import CHART_SIZE
+from cogs.chat import EMPTY_MENTION
 from cogs.team import LEAVE_MESSAGE
 from tests.conftest import make_settings
 from tests.fakes.discord import DiscordWouldRefuse, FakeDiscord, InteractionRecord
@@ -376,5 +379,32 @@ async def test_at_start_up_the_bot_leaves_servers_not_on_the_list(settings, fake
         await fd.wait_until(lambda: STRANGER in fd.server.left_guilds, timeout=10)
         assert fd.server.left_guilds == [STRANGER]
         assert fd.bot.get_guild(ALLOWED) is not None
+    finally:
+        await fd.close()
+
+
+async def test_a_servers_reply_language_is_the_bots_language_there(fd: FakeDiscord, world: dict) -> None:
+    await set_setting(fd, world, "reply_language", "ja")
+    shown = await fd.slash("persona show", {}, user=world["ann"], channel=world["general"])  # locale en-US
+    assert shown.last.content == t("No persona is set here.", "ja") != "No persona is set here."
+    await mention(fd, world, "")  # a message's notes too
+    assert fd.last_sent(world["general"]).content == t(EMPTY_MENTION, "ja")
+    await set_setting(fd, world, "reply_language", "auto")
+    shown = await fd.slash("persona show", {}, user=world["ann"], channel=world["general"], locale="ja")
+    assert shown.last.content == t("No persona is set here.", "ja")  # auto: the reader's own
+    shown = await fd.slash("persona show", {}, user=world["ann"], channel=world["general"])
+    assert shown.last.content == "No persona is set here."
+
+
+async def test_reply_language_from_the_environment_applies_in_dms(
+    settings: Settings, fake_ai: FakeOpenAI
+) -> None:
+    services = await Services.create(settings.model_copy(update={"reply_language": "ja"}))
+    fd = await FakeDiscord(TeamBot(services, sync_commands=False)).start()
+    try:
+        guild = fd.guild("Team")
+        ann = fd.member(guild, "ann", display_name="Ann")
+        await fd.send_message(fd.dm_channel(ann), ann, "\u200b")
+        assert fd.last_sent(fd.dm_channel(ann)).content == t(EMPTY_MENTION, "ja")
     finally:
         await fd.close()
