@@ -93,6 +93,7 @@ class TeamBot(commands.Bot):
                 summarizer,
                 admit=lambda interaction: admit_interaction(s.limits, "chat", interaction),
                 model_for=s.chat.model_for,
+                moderation=s.moderation,
             )
         )
         await self.add_cog(PrivacyCog(Forgetter(s.store, s.documents)))

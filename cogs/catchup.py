@@ -12,6 +12,7 @@ from discord.ext import commands
 from bot.errors import UserError
 from bot.i18n import t
 from bot.llm import Who
+from bot.moderation import Moderator, Subject
 from bot.summarize import ChannelMessage, Summarizer
 from bot.text import split_message
 from bot.ui import NO_MENTIONS, locale_of
@@ -56,11 +57,17 @@ class CatchUpCog(commands.Cog):
     """Catch me up on this channel."""
 
     def __init__(
-        self, summarizer: Summarizer, *, admit: Admit | None = None, model_for: ModelFor | None = None
+        self,
+        summarizer: Summarizer,
+        *,
+        admit: Admit | None = None,
+        model_for: ModelFor | None = None,
+        moderation: Moderator | None = None,
     ) -> None:
         self.summarizer = summarizer
         self.admit = admit
         self.model_for = model_for
+        self.moderation = moderation  # where a server moderates, a summary is checked as chat answers are
 
     @app_commands.command(
         name="summarize", description="Catch up on this channel: topics, decisions, open questions"
@@ -93,6 +100,10 @@ class CatchUpCog(commands.Cog):
         catch_up = await self.summarizer.summarize(
             lines, who=Who(interaction.guild_id, interaction.user.id, "summarize"), locale=locale, model=model
         )
+        if self.moderation is not None:
+            user = interaction.user
+            subject = Subject(interaction.guild_id, channel.id, user.id, user.display_name, "summarize")
+            await self.moderation.screen_output(catch_up.text, subject)
         header = t("**Catch-up** on the last {count} messages here:", locale, count=catch_up.read)
         pages = split_message(f"{header}\n{catch_up.text}")
         await interaction.edit_original_response(content=pages[0], allowed_mentions=NO_MENTIONS)

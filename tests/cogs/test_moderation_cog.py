@@ -112,3 +112,24 @@ async def test_slash_chat_refusal_in_japanese(
         "chat", {"message": "FLAGME です"}, user=world["aiko"], channel=world["general"], locale="ja"
     )
     assert rec.original.content.startswith("⚠️ そのメッセージにはお応えできません。")
+
+
+async def test_a_flagged_catch_up_never_shows(
+    fd: FakeDiscord, world: dict, services: Services, fake_ai: FakeOpenAI
+) -> None:
+    services.moderation.policy = EnvModerationPolicy(True)
+    await fd.send_message(world["general"], world["aiko"], "hello team")
+    fake_ai.reply_with("**Topics** — FLAGME [1]")
+    rec = await fd.slash("summarize", {}, user=world["aiko"], channel=world["general"])
+    assert rec.original.content.startswith("⚠️ I can't show the answer I wrote for that.")
+    assert not any("FLAGME" in shown for shown in rec.original.contents)
+    assert fake_ai.requests_to("/moderations")
+
+
+async def test_a_catch_up_is_not_checked_where_moderation_is_off(
+    fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI
+) -> None:
+    await fd.send_message(world["general"], world["aiko"], "hello team")
+    fake_ai.reply_with("**Topics** — FLAGME [1]")
+    rec = await fd.slash("summarize", {}, user=world["aiko"], channel=world["general"])
+    assert "FLAGME" in rec.original.content and fake_ai.requests_to("/moderations") == []
