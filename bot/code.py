@@ -23,7 +23,7 @@ from bot.files import (
     safe_filename,
     sniff_kind,
 )
-from bot.llm import LLM, Who
+from bot.llm import LLM, Ending, Who
 from bot.memory import message_tokens, speaker_line
 from bot.store import Store
 from bot.text import extension_for, strip_reasoning, truncate
@@ -37,6 +37,10 @@ PROMPT_OVERHEAD_TOKENS = 1000
 MAX_INLINE_CODE = 1500  # plan_reply's default: longer blocks would become files anyway
 STORED_CODE_CHARS = 4000
 CODE_KINDS = frozenset({"code", "text", "markdown", "html"})
+CUT_OFF_NOTE = (
+    "_⚠️ The answer reached the model's length limit and was cut off, so the code may be incomplete. "
+    "Ask about a smaller part (a function or a shorter file)._"
+)
 _KIND_NAMES = {"pdf": "a PDF document", "docx": "a Word document", "csv": "a CSV spreadsheet"}
 ACCEPTED = "source code (.py, .js, .ts, .go, .java, .rs …) or any other plain-text file"
 
@@ -282,6 +286,11 @@ def main_block(answer: str, language: str) -> re.Match[str] | None:
     return max(preferred, key=lambda m: len(m.group(2)), default=None)
 
 
+def open_fence(text: str) -> bool:
+    """Whether a code block is still open at the end of the text (an odd number of ``` lines)."""
+    return sum(1 for line in text.splitlines() if line.lstrip().startswith("```")) % 2 == 1
+
+
 def shape_result(request: CodeRequest, answer: str) -> CodeResult:
     """The reply with its header; for fix and convert the code as a file (and the diff for files)."""
     language = canonical_language(request.output_language) or request.output_language
@@ -396,15 +405,25 @@ class CodeHelp:
 
         messages = build_messages(request)
         model = await self.chat.model_for(request.guild_id)
-        async for delta in self.llm.stream_chat(messages, who=who, model=model, max_tokens=self.reply_tokens):
+        ending = Ending()
+        stream = self.llm.stream_chat(
+            messages, who=who, model=model, max_tokens=self.reply_tokens, ending=ending
+        )
+        async for delta in stream:
             parts.append(delta)
             if on_text is not None:
                 on_text(visible)
         answer = tag_fences(strip_reasoning("".join(parts)).strip(), language)
         if not answer:
             raise UserError("The model returned an empty answer. Please try again.", kind="empty_answer")
+        cut_off = ending.finish_reason == "length"
+        if cut_off and open_fence(answer):
+            answer += "\n```"  # closed, so the notes below it aren't read as code
         await self.remember(request, answer)
-        return shape_result(request, answer)
+        result = shape_result(request, answer)
+        if cut_off:
+            result.notes.insert(0, CUT_OFF_NOTE)
+        return result
 
     async def remember(self, request: CodeRequest, answer: str) -> None:
         """Store the request and its answer as a pair of turns, so a follow-up mention has the context."""

@@ -301,6 +301,13 @@ JA: dict[str, str] = {
     # --- Chat: notes, hints, /reset and /persona (bot/chat.py, cogs/chat.py, bot/ui.py)
     "… thinking": "… 考え中",
     "… reading the code": "… コードを読んでいます",
+    (
+        "_⚠️ The answer reached the model's length limit and was cut off, so the code may be incomplete. "
+        "Ask about a smaller part (a function or a shorter file)._"
+    ): (
+        "_⚠️ 回答がモデルの長さの上限に達して途中で切れたため、コードが不完全な可能性があります。"
+        "より小さな部分（関数や短いファイル）について質問してください。_"
+    ),
     "Hi! Mention me with a question, reply to one of my messages, or use `/chat`.": (
         "こんにちは！質問と一緒にメンションするか、私のメッセージに返信するか、`/chat` を使ってください。"
     ),

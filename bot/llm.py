@@ -48,6 +48,13 @@ class Spent:
 
 
 @dataclass(slots=True)
+class Ending:
+    """How a streamed answer ended: `finish_reason` "length" means it was cut off at max_tokens."""
+
+    finish_reason: str | None = None
+
+
+@dataclass(slots=True)
 class ChatResult:
     """A finished completion."""
 
@@ -116,9 +123,10 @@ class LLM:
         model: str | None = None,
         max_tokens: int | None = None,
         spent: Spent | None = None,
+        ending: Ending | None = None,
     ) -> AsyncIterator[str]:
         """Yield text deltas of a streamed completion; records usage when it ends (or leaves it in
-        `spent`, if given, for the caller to store)."""
+        `spent`, if given, for the caller to store); `ending`, if given, is told why it ended."""
         model = model or self.settings.chat_model
         params: dict[str, Any] = {"model": model, "stream": True, "stream_options": {"include_usage": True}}
         if max_tokens:
@@ -147,8 +155,10 @@ class LLM:
                     tokens_in = int(_field(usage, "prompt_tokens") or 0)
                     tokens_out = int(_field(usage, "completion_tokens") or 0)
                 for choice in _field(chunk, "choices") or ():
-                    if _field(choice, "finish_reason"):
+                    if reason := _field(choice, "finish_reason"):
                         finished = True
+                        if ending is not None:
+                            ending.finish_reason = str(reason)
                     delta = _field(_field(choice, "delta"), "content")
                     if delta and isinstance(delta, str):
                         produced = True

@@ -299,7 +299,7 @@ class CodeCog(commands.Cog):
         try:
             await live.start(t(PLACEHOLDER, locale))
             result = await self.helper.run(request, on_text=live.update)
-            await live.finish(result.text, result.notes, result.files)
+            await live.finish(result.text, [t(note, locale) for note in result.notes], result.files)
         except Exception as exc:  # a failed request must never leave "reading the code" behind
             text = describe(exc, context=f"code {task} in channel {request.channel_id}", locale=locale)
             try:

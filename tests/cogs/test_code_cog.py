@@ -340,3 +340,17 @@ async def test_any_plain_text_file_is_read_whatever_its_extension(
 async def test_a_binary_file_with_an_unknown_extension_is_still_refused(fd: FakeDiscord, world: dict) -> None:
     rec = await code(fd, world, "review", file=("blob.bin2", bytes(range(256)) * 8))
     assert rec.ephemeral and "Code help reads" in rec.last.content
+
+
+async def test_a_fix_cut_off_at_the_length_limit_says_so_and_keeps_its_notes_out_of_the_code(
+    fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI
+) -> None:
+    body = "\n".join(f"    total_{i} = compute_value({i}, factor={i * 3})" for i in range(1500))
+    fake_ai.reply_with(f"```python\ndef average(values):\n{body}\n```\n**What changed**\n- L2: guard")
+    buggy = b"def average(values):\n    return sum(values) / len(values) + 1\n"
+    rec = await code(fd, world, "fix", file=("stats.py", buggy))
+    shown = "\n".join(m.content for m in rec.messages)
+    assert "cut off, so the code may be incomplete" in shown
+    files = {f.filename: f.text for m in rec.messages for f in m.files}
+    assert files and not any("cut off" in text or "_The answer" in text for text in files.values())
+    assert "There is no file" not in shown and "no code block" not in shown
