@@ -221,6 +221,13 @@ class TeamCog(commands.Cog):
         """When added to a server that is not on ALLOWED_GUILD_IDS, say so and leave."""
         await self.leave_unless_allowed(guild)
 
+    @commands.Cog.listener()
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        """A server that was unavailable at start-up (a Discord outage) is checked when it comes back;
+        before the bot is ready, on_ready checks every server."""
+        if self.bot.is_ready():
+            await self.leave_unless_allowed(guild)
+
     async def leave_unless_allowed(self, guild: discord.Guild) -> None:
         """Leave a server that is not allowed, after a short note in its system channel when possible."""
         if guild_allowed(guild.id, self.allowed_guilds):

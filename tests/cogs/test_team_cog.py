@@ -370,6 +370,18 @@ async def test_joining_a_server_not_on_the_list_says_so_and_leaves(settings, fak
         await fd.close()
 
 
+async def test_a_server_not_on_the_list_that_comes_back_later_is_left(settings, fake_ai: FakeOpenAI) -> None:
+    fd = await FakeDiscord(await allow_listed_bot(settings, fake_ai)).start()
+    try:
+        fd.guild("Ours", id=ALLOWED)
+        fd.guild("Elsewhere", id=STRANGER)
+        for guild_id in (ALLOWED, STRANGER):  # unavailable at start-up, available again now
+            await fd.dispatch("GUILD_CREATE", {**fd.server.full_guild(guild_id), "unavailable": False})
+        assert fd.server.left_guilds == [STRANGER]
+    finally:
+        await fd.close()
+
+
 async def test_at_start_up_the_bot_leaves_servers_not_on_the_list(settings, fake_ai: FakeOpenAI) -> None:
     fd = await FakeDiscord(TeamBot(await Services.create(settings), sync_commands=False)).start()
     try:
