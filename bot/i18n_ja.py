@@ -9,6 +9,91 @@ from bot.i18n_ja_commands import COMMANDS
 
 JA: dict[str, str] = {
     **COMMANDS,
+    # --- Team controls (bot/limits.py, bot/permissions.py, bot/server_settings.py, cogs/team.py)
+    "You are over the limit of {requests} a minute. Try again in {seconds}.": (
+        "1 分あたり {requests}の上限を超えています。{seconds}後にもう一度お試しください。"
+    ),
+    "This server is over the limit of {requests} a minute. Try again in {seconds}.": (
+        "このサーバーは 1 分あたり {requests}の上限を超えています。{seconds}後にもう一度お試しください。"
+    ),
+    "{n} request": "{n} 件",
+    "{n} requests": "{n} 件",
+    "{n} second": "{n} 秒",
+    "{n} seconds": "{n} 秒",
+    "You've used your daily token budget ({limit} tokens).": (
+        "1 日のトークン予算（{limit} トークン）を使い切りました。"
+    ),
+    "This server has used its daily token budget ({limit} tokens).": (
+        "このサーバーは 1 日のトークン予算（{limit} トークン）を使い切りました。"
+    ),
+    "You've used your monthly token budget ({limit} tokens).": (
+        "1 か月のトークン予算（{limit} トークン）を使い切りました。"
+    ),
+    "This server has used its monthly token budget ({limit} tokens).": (
+        "このサーバーは 1 か月のトークン予算（{limit} トークン）を使い切りました。"
+    ),
+    "That would pass your daily image limit ({limit} a day: {left} left, {asked} asked for).": (
+        "1 日の画像の上限（1 日 {limit} 枚、残り {left} 枚、依頼 {asked} 枚）を超えてしまいます。"
+    ),
+    "That would pass this server's daily image limit ({limit} a day: {left} left, {asked} asked for).": (
+        "このサーバーの 1 日の画像の上限（1 日 {limit} 枚、残り {left} 枚、依頼 {asked} 枚）"
+        "を超えてしまいます。"
+    ),
+    "{what} It resets <t:{resets}:R> ({when}).": "{what}<t:{resets}:R>（{when}）にリセットされます。",
+    "midnight UTC": "UTC の午前 0 時",
+    "the 1st, 00:00 UTC": "毎月 1 日 00:00 UTC",
+    "{feature} is limited to {who} on this server. Ask someone with Manage Server if you need access.": (
+        "このサーバーでは、{feature}は {who} に限られています。"
+        "必要な場合は「サーバー管理」権限を持つ人に依頼してください。"
+    ),
+    "a role that no longer exists": "今は存在しないロール",
+    "Chatting with the bot": "ボットとのチャット",
+    "Adding documents": "ドキュメントの追加",
+    "Asking the documents": "ドキュメントへの質問",
+    "Code help": "コードのヘルプ",
+    "Making images": "画像の作成",
+    "{action} needs the Manage Server permission.": "{action}には「サーバー管理」権限が必要です。",
+    "Seeing the server settings": "サーバー設定の表示",
+    "Changing the server settings": "サーバー設定の変更",
+    "Seeing someone else's usage": "他の人の利用状況の表示",
+    "There is no setting called `{name}`. Settings: {keys}.": (
+        "`{name}` という設定はありません。設定：{keys}。"
+    ),
+    "`{key}` {expected}.": "`{key}` は{expected}。",
+    "must be a model name such as gpt-4o-mini (letters, digits and . - _ : / only)": (
+        "gpt-4o-mini のようなモデル名（英字、数字と . - _ : / のみ）にしてください"
+    ),
+    "must be `on` or `off`": "`on` か `off` にしてください",
+    "must be `auto`, `en` (English) or `ja` (Japanese)": (
+        "`auto`、`en`（英語）、`ja`（日本語）のいずれかにしてください"
+    ),
+    "must be a text channel of this server (#channel or its id), or `none`": (
+        "このサーバーのテキストチャンネル（#チャンネル または ID）か `none` にしてください"
+    ),
+    "must be `everyone` or roles of this server ({forms})": (
+        "`everyone` か、このサーバーのロール（{forms}）にしてください"
+    ),
+    "@Role, names or ids, separated by commas": "@ロール、名前または ID をカンマ区切りで",
+    (
+        "must be a whole number of at least 1 (such as 200000 or 200k), or `unlimited`. "
+        "To keep people from {what} at all, limit who may use it with the `_roles` settings"
+    ): (
+        "1 以上の整数（200000 や 200k など）か `unlimited` にしてください。"
+        "{what}そのものをさせないようにするには、`_roles` の設定で使える人を限定してください"
+    ),
+    "making images": "画像を作ること",
+    "using the bot": "ボットを使うこと",
+    "In DMs you can only see your own usage.": "DM では自分の利用状況だけを表示できます。",
+    "Server settings only exist in a server.": "サーバー設定はサーバーの中でのみ使えます。",
+    # --- Code help (bot/code.py)
+    (
+        "I found no code to work with. Paste it in `code`, attach a file, or use the command "
+        "without either to get a box to paste into."
+    ): (
+        "対象のコードが見つかりませんでした。`code` に貼り付けるかファイルを添付するか、"
+        "どちらも指定せずにコマンドを使うと貼り付け用の入力欄が開きます。"
+    ),
+    "Tell me which language to convert to in `language`.": "`language` に変換先の言語を指定してください。",
     # --- The AI provider (bot/llm.py)
     "The AI provider failed unexpectedly. Please try again in a moment.": (
         "AI プロバイダーで予期しないエラーが発生しました。少し待ってからもう一度お試しください。"

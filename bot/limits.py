@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.errors import UserError
+from bot.i18n import Msg
 from bot.permissions import Caller, require_feature
 from bot.server_settings import GuildConfig, ServerSettings
 from bot.store import Store, UsageRecord, UsageTotals
@@ -36,6 +37,14 @@ def next_month(now: float) -> float:
     """Midnight UTC on the first of the next month."""
     first = datetime.fromtimestamp(month_start(now), UTC)
     return (first + timedelta(days=32)).replace(day=1).timestamp()
+
+
+_USER_RATE = "You are over the limit of {requests} a minute. Try again in {seconds}."
+_SERVER_RATE = "This server is over the limit of {requests} a minute. Try again in {seconds}."
+_USER_IMAGES = "That would pass your daily image limit ({limit} a day: {left} left, {asked} asked for)."
+_SERVER_IMAGES = (
+    "That would pass this server's daily image limit ({limit} a day: {left} left, {asked} asked for)."
+)
 
 
 @dataclass(slots=True)
@@ -230,10 +239,10 @@ class Limits:
 
     def _take_rate(self, caller: Caller, config: GuildConfig, now: float) -> None:
         taken: list[TokenBucket] = []
-        scopes = [("user", caller.guild_id, caller.user_id, "You are")]
+        scopes = [("user", caller.guild_id, caller.user_id, _USER_RATE)]
         if caller.guild_id is not None:
-            scopes.append(("server", caller.guild_id, None, "This server is"))
-        for who, guild_id, user_id, subject in scopes:
+            scopes.append(("server", caller.guild_id, None, _SERVER_RATE))
+        for who, guild_id, user_id, template in scopes:
             per_minute = config.limit(f"{who}_requests_per_minute")
             if not per_minute:
                 continue
@@ -243,12 +252,14 @@ class Limits:
                 for earlier in taken:
                     earlier.give_back()
                 seconds = max(1, round(wait + 0.49))
-                requests = f"{per_minute} request{'s' if per_minute != 1 else ''}"
                 raise UserError(
-                    f"{subject} over the limit of {requests} a minute. "
-                    f"Try again in {seconds} second{'s' if seconds != 1 else ''}.",
+                    template,
                     kind="rate_limited",
                     retry_after=wait,
+                    params={
+                        "requests": Msg("{n} request" if per_minute == 1 else "{n} requests", n=per_minute),
+                        "seconds": Msg("{n} second" if seconds == 1 else "{n} seconds", n=seconds),
+                    },
                 )
             taken.append(bucket)
 
@@ -270,33 +281,40 @@ class Limits:
 
 def _check_budget(budget: Budget, owner: str, images: int, now: float) -> None:
     """Refuse when a token budget is used up or the images asked for would pass the daily limit."""
-    has, its = ("You've", "your") if owner == "user" else ("This server has", "its")
+    user = owner == "user"
     tomorrow = day_start(now) + DAY
     if budget.tokens_per_day and budget.today.tokens >= budget.tokens_per_day:
         raise _spent(
-            f"{has} used {its} daily token budget ({budget.tokens_per_day:,} tokens).", tomorrow, now,
-            "midnight UTC",
+            Msg(
+                "You've used your daily token budget ({limit} tokens)." if user
+                else "This server has used its daily token budget ({limit} tokens).",
+                limit=f"{budget.tokens_per_day:,}",
+            ),
+            tomorrow, now, "midnight UTC",
         )
     if budget.tokens_per_month and budget.month.tokens >= budget.tokens_per_month:
         raise _spent(
-            f"{has} used {its} monthly token budget ({budget.tokens_per_month:,} tokens).",
-            next_month(now),
-            now,
-            "the 1st, 00:00 UTC",
+            Msg(
+                "You've used your monthly token budget ({limit} tokens)." if user
+                else "This server has used its monthly token budget ({limit} tokens).",
+                limit=f"{budget.tokens_per_month:,}",
+            ),
+            next_month(now), now, "the 1st, 00:00 UTC",
         )
     if images and budget.images_per_day and budget.today.images + images > budget.images_per_day:
         left = max(0, budget.images_per_day - budget.today.images)
-        whose = "your" if owner == "user" else "this server's"
         raise _spent(
-            f"That would pass {whose} daily image limit ({budget.images_per_day} a day: {left} left, "
-            f"{images} asked for).",
-            tomorrow,
-            now,
-            "midnight UTC",
+            Msg(
+                _USER_IMAGES if user else _SERVER_IMAGES, limit=budget.images_per_day, left=left, asked=images
+            ),
+            tomorrow, now, "midnight UTC",
         )
 
 
-def _spent(what: str, resets: float, now: float, when: str) -> UserError:
+def _spent(what: Msg, resets: float, now: float, when: str) -> UserError:
     return UserError(
-        f"{what} It resets <t:{int(resets)}:R> ({when}).", kind="budget", retry_after=resets - now
+        "{what} It resets <t:{resets}:R> ({when}).",
+        kind="budget",
+        retry_after=resets - now,
+        params={"what": what, "resets": int(resets), "when": Msg(when)},
     )

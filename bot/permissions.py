@@ -6,6 +6,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from bot.errors import UserError
+from bot.i18n import Msg
 
 FEATURES = ("chat", "docs", "ask", "code", "images")
 FEATURE_NAMES = {
@@ -44,18 +45,20 @@ def require_feature(
     if can_use(caller, allowed_roles):
         return
     names = [f"@{role_names[r]}" for r in allowed_roles if r in role_names]
-    who = ", ".join(sorted(names)) if names else "a role that no longer exists"
+    who = ", ".join(sorted(names)) if names else Msg("a role that no longer exists")
     raise UserError(
-        f"{FEATURE_NAMES.get(feature, feature)} is limited to {who} on this server. "
-        "Ask someone with Manage Server if you need access.",
+        "{feature} is limited to {who} on this server. Ask someone with Manage Server if you need access.",
         kind="forbidden",
+        params={"feature": Msg(FEATURE_NAMES.get(feature, feature)), "who": who},
     )
 
 
 def require_manage_guild(manage_guild: bool, action: str) -> None:
     """Refuse an admin action to someone without Manage Server, saying what is needed."""
     if not manage_guild:
-        raise UserError(f"{action} needs the Manage Server permission.", kind="forbidden")
+        raise UserError(
+            "{action} needs the Manage Server permission.", kind="forbidden", params={"action": Msg(action)}
+        )
 
 
 def guild_allowed(guild_id: int, allowed: Collection[int]) -> bool:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from bot.config import Settings
 from bot.errors import UserError
+from bot.i18n import Msg
 from bot.permissions import FEATURES
 from bot.store import SettingChange, Store
 
@@ -143,8 +144,9 @@ def key_named(name: str) -> SettingKey:
     key = KEYS.get(name.strip().lower())
     if key is None:
         raise UserError(
-            f"There is no setting called `{name.strip()[:50]}`. Settings: {', '.join(KEYS)}.",
+            "There is no setting called `{name}`. Settings: {keys}.",
             kind="bad_setting",
+            params={"name": name.strip()[:50], "keys": ", ".join(KEYS)},
         )
     return key
 
@@ -173,7 +175,9 @@ def parse_value(key: SettingKey, raw: str, facts: GuildFacts) -> str:
 
 
 def _bad(key: SettingKey, expected: str) -> UserError:
-    return UserError(f"`{key.name}` {expected}.", kind="bad_setting")
+    return UserError(
+        "`{key}` {expected}.", kind="bad_setting", params={"key": key.name, "expected": Msg(expected)}
+    )
 
 
 def _parse_limit(key: SettingKey, text: str) -> str:
@@ -184,8 +188,11 @@ def _parse_limit(key: SettingKey, text: str) -> str:
     if not found or number < 1 or number > MAX_LIMIT or number != int(number):
         raise _bad(
             key,
-            "must be a whole number of at least 1 (such as 200000 or 200k), or `unlimited`. "
-            f"To keep people from {_what(key)} at all, limit who may use it with the `_roles` settings",
+            Msg(
+                "must be a whole number of at least 1 (such as 200000 or 200k), or `unlimited`. "
+                "To keep people from {what} at all, limit who may use it with the `_roles` settings",
+                what=Msg(_what(key)),
+            ),
         )
     return str(int(number))
 
@@ -224,7 +231,7 @@ def _parse_roles(key: SettingKey, text: str, facts: GuildFacts) -> str:
             )
         found.append(rid)
     if not found or any(r not in facts.roles for r in found):
-        raise _bad(key, f"must be `everyone` or roles of this server ({ROLE_FORMS})")
+        raise _bad(key, Msg("must be `everyone` or roles of this server ({forms})", forms=Msg(ROLE_FORMS)))
     return ",".join(str(r) for r in sorted(set(found)))
 
 

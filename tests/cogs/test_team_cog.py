@@ -420,3 +420,27 @@ async def test_reply_language_from_the_environment_applies_in_dms(
         assert fd.last_sent(fd.dm_channel(ann)).content == t(EMPTY_MENTION, "ja")
     finally:
         await fd.close()
+
+
+async def test_team_control_refusals_are_in_the_readers_language(fd: FakeDiscord, world: dict) -> None:
+    await set_setting(fd, world, "user_requests_per_minute", "1")
+    general, ann = world["general"], world["ann"]
+    await fd.slash("chat", {"message": "one"}, user=ann, channel=general, locale="ja")
+    refused = await fd.slash("chat", {"message": "two"}, user=ann, channel=general, locale="ja")
+    assert "1 分あたり 1 件の上限を超えています" in refused.last.content
+    await set_setting(fd, world, "user_requests_per_minute", "unlimited")
+    await set_setting(fd, world, "user_tokens_per_day", "1")
+    spent = await fd.slash("chat", {"message": "three"}, user=ann, channel=general, locale="ja")
+    assert "1 日のトークン予算（1 トークン）を使い切りました。" in spent.last.content
+    assert "（UTC の午前 0 時）にリセットされます。" in spent.last.content
+    other = await fd.slash("usage", {"user": world["bob"]}, user=ann, channel=general, locale="ja")
+    assert other.last.content == "他の人の利用状況の表示には「サーバー管理」権限が必要です。"
+    admin = world["admin"]
+    bad = await fd.slash(
+        "settings set", {"key": "moderation", "value": "maybe"}, user=admin, channel=general, locale="ja"
+    )
+    assert bad.last.content.endswith("`moderation` は`on` か `off` にしてください。")
+    nope = await fd.slash(
+        "settings set", {"key": "colour", "value": "red"}, user=admin, channel=general, locale="ja"
+    )
+    assert "`colour` という設定はありません" in nope.last.content
