@@ -23,6 +23,7 @@ from bot.files import (
     safe_filename,
     sniff_kind,
 )
+from bot.i18n import Msg
 from bot.llm import LLM, Ending, Who
 from bot.memory import message_tokens, speaker_line
 from bot.store import Store
@@ -172,12 +173,15 @@ def read_code_file(filename: str, data: bytes, *, max_bytes: int) -> Snippet:
         raise UserError(message, kind=error.kind) from error
     if kind not in CODE_KINDS:
         raise UserError(
-            f"'{name}' is {_KIND_NAMES.get(kind, 'not a code file')}, not code. Code help reads {ACCEPTED}.",
+            "'{name}' is {what}, not code. Code help reads {accepted}.",
             kind="unsupported_type",
+            params={
+                "name": name, "what": Msg(_KIND_NAMES.get(kind, "not a code file")), "accepted": Msg(ACCEPTED)
+            },
         )
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").strip("\n")
     if not text.strip():
-        raise UserError(f"'{name}' is empty: there is no code in it.", kind="no_code")
+        raise UserError("'{name}' is empty: there is no code in it.", kind="no_code", params={"name": name})
     language = code_language(filename, text) or {"html": "html", "markdown": "markdown"}.get(kind)
     return Snippet(text, language or detect_language(text), name)
 
@@ -381,9 +385,10 @@ class CodeHelp:
         size = sum(len(s.code) for s in request.snippets)
         if size > self.max_chars:
             raise UserError(
-                f"That code is {size:,} characters; code help reads at most {self.max_chars:,} characters "
-                "at a time. Send the part you need help with (a function or a smaller file).",
+                "That code is {size} characters; code help reads at most {limit} characters at a time. "
+                "Send the part you need help with (a function or a smaller file).",
                 kind="too_long",
+                params={"size": f"{size:,}", "limit": f"{self.max_chars:,}"},
             )
         if request.task == "convert" and not (request.target or "").strip():
             raise UserError("Tell me which language to convert to in `language`.", kind="no_target")

@@ -9,6 +9,80 @@ from bot.i18n_ja_commands import COMMANDS
 
 JA: dict[str, str] = {
     **COMMANDS,
+    # --- Images (bot/images.py, cogs/images.py) and code files (bot/code.py)
+    "image": "画像",
+    "mask": "マスク",
+    "generated image": "生成された画像",
+    "The {what} is too large to work with: keep it under {mb} MB and {mp} megapixels.": (
+        "{what}が大きすぎて扱えません。{mb} MB 以下、{mp} メガピクセル以下にしてください。"
+    ),
+    "The {what} isn't an image I can read: use a PNG, JPEG, WebP or GIF file.": (
+        "{what}は読み込める画像ではありません。PNG、JPEG、WebP、GIF のいずれかを使ってください。"
+    ),
+    "The {what} looks damaged (it doesn't decode completely). Export it again and retry.": (
+        "{what}が破損しているようです（最後まで読み込めません）。書き出し直してからもう一度お試しください。"
+    ),
+    "The {what} `{name}` isn't an image: attach a PNG, JPEG, WebP or GIF file.": (
+        "{what} `{name}` は画像ではありません。PNG、JPEG、WebP、GIF のいずれかを添付してください。"
+    ),
+    "The {what} is too large ({size} MB): keep it under {limit} MB.": (
+        "{what}が大きすぎます（{size} MB）。{limit} MB 以下にしてください。"
+    ),
+    (
+        "`{name}` can't edit images. An admin can set IMAGE_MODEL to gpt-image-1 or dall-e-2 "
+        "to use /image edit."
+    ): (
+        "`{name}` は画像を編集できません。/image edit を使うには、管理者が IMAGE_MODEL を "
+        "gpt-image-1 か dall-e-2 に設定してください。"
+    ),
+    "`{name}` can't make variations. An admin can set IMAGE_MODEL to gpt-image-1 or dall-e-2.": (
+        "`{name}` はバリエーションを作れません。"
+        "管理者が IMAGE_MODEL を gpt-image-1 か dall-e-2 に設定できます。"
+    ),
+    "The prompt is too long for this model: keep it under {limit} characters.": (
+        "このモデルにはプロンプトが長すぎます。{limit} 文字未満にしてください。"
+    ),
+    (
+        "The mask needs transparent areas where the edit should go: upload a PNG (or WebP) with "
+        "an alpha channel, fully transparent where things change and opaque where they stay."
+    ): (
+        "マスクには編集したい部分に透明な領域が必要です。アルファチャンネル付きの PNG（または WebP）を、"
+        "変える部分は完全に透明、残す部分は不透明にしてアップロードしてください。"
+    ),
+    "Only generated images can be made again: use Vary instead.": (
+        "作り直せるのは生成した画像だけです。代わりに「バリエーション」を使ってください。"
+    ),
+    "I no longer have the details of that image.": "その画像の詳細はもう残っていません。",
+    "Describe the image you want: the prompt can't be empty.": (
+        "作りたい画像を説明してください。プロンプトは空にできません。"
+    ),
+    (
+        "Making the image took longer than the provider's time limit. Try again, or ask for fewer "
+        "images or a lower quality (an admin can raise REQUEST_TIMEOUT)."
+    ): (
+        "画像の作成がプロバイダーの制限時間を超えました。もう一度試すか、枚数を減らすか品質を下げてください"
+        "（管理者は REQUEST_TIMEOUT を延ばせます）。"
+    ),
+    "That image is no longer attached to the message.": "その画像はもうメッセージに添付されていません。",
+    "Images are switched off on this bot right now.": "このボットでは現在、画像機能がオフになっています。",
+    "'{name}' is {what}, not code. Code help reads {accepted}.": (
+        "「{name}」は{what}で、コードではありません。コードのヘルプが読めるのは{accepted}です。"
+    ),
+    "a PDF document": "PDF 文書",
+    "a Word document": "Word 文書",
+    "a CSV spreadsheet": "CSV の表",
+    "not a code file": "コードのファイルではないもの",
+    "source code (.py, .js, .ts, .go, .java, .rs …) or any other plain-text file": (
+        "ソースコード（.py、.js、.ts、.go、.java、.rs など）やその他のプレーンテキストのファイル"
+    ),
+    "'{name}' is empty: there is no code in it.": "「{name}」は空で、コードが入っていません。",
+    (
+        "That code is {size} characters; code help reads at most {limit} characters at a time. "
+        "Send the part you need help with (a function or a smaller file)."
+    ): (
+        "そのコードは {size} 文字あります。コードのヘルプが一度に読めるのは {limit} 文字までです。"
+        "見てほしい部分（関数や小さなファイル）だけを送ってください。"
+    ),
     # --- Team controls (bot/limits.py, bot/permissions.py, bot/server_settings.py, cogs/team.py)
     "You are over the limit of {requests} a minute. Try again in {seconds}.": (
         "1 分あたり {requests}の上限を超えています。{seconds}後にもう一度お試しください。"

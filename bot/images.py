@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from bot.config import Settings
 from bot.errors import UserError
+from bot.i18n import Msg
 from bot.llm import LLM, GeneratedImage, Who
 from bot.server_settings import ServerSettings
 from bot.store import GenerationRecord, Store
@@ -110,9 +111,11 @@ def _dims(size: str) -> tuple[int, int]:
 
 def _too_large(what: str) -> UserError:
     return UserError(
-        f"The {what} is too large to work with: keep it under {MAX_INPUT_BYTES // (1024 * 1024)} MB "
-        f"and {MAX_INPUT_PIXELS // 1_000_000} megapixels.",
+        "The {what} is too large to work with: keep it under {mb} MB and {mp} megapixels.",
         kind="image_too_large",
+        params={
+            "what": Msg(what), "mb": MAX_INPUT_BYTES // (1024 * 1024), "mp": MAX_INPUT_PIXELS // 1_000_000
+        },
     )
 
 
@@ -130,14 +133,17 @@ def open_image(data: bytes, *, what: str = "image", hint: tuple[int, int] | None
         return ImageOps.exif_transpose(image).convert("RGBA")
     except UnidentifiedImageError:
         raise UserError(
-            f"The {what} isn't an image I can read: use a PNG, JPEG, WebP or GIF file.", kind="not_image"
+            "The {what} isn't an image I can read: use a PNG, JPEG, WebP or GIF file.",
+            kind="not_image",
+            params={"what": Msg(what)},
         ) from None
     except Image.DecompressionBombError:
         raise _too_large(what) from None
     except (OSError, SyntaxError, ValueError, EOFError, struct.error):
         raise UserError(
-            f"The {what} looks damaged (it doesn't decode completely). Export it again and retry.",
+            "The {what} looks damaged (it doesn't decode completely). Export it again and retry.",
             kind="corrupt_image",
+            params={"what": Msg(what)},
         ) from None
 
 
@@ -388,9 +394,10 @@ class ImageService:
         model = image_model(name)
         if model.edits is False:
             raise UserError(
-                f"`{name}` can't edit images. An admin can set IMAGE_MODEL to gpt-image-1 or dall-e-2 "
+                "`{name}` can't edit images. An admin can set IMAGE_MODEL to gpt-image-1 or dall-e-2 "
                 "to use /image edit.",
                 kind="no_edit_support",
+                params={"name": name},
             )
         prompt = self._check_prompt(prompt, model)
         ready = await asyncio.to_thread(prepare_edit, image, mask, model)
@@ -407,8 +414,9 @@ class ImageService:
         model = image_model(name)
         if not model.can_vary:
             raise UserError(
-                f"`{name}` can't make variations. An admin can set IMAGE_MODEL to gpt-image-1 or dall-e-2.",
+                "`{name}` can't make variations. An admin can set IMAGE_MODEL to gpt-image-1 or dall-e-2.",
                 kind="no_edit_support",
+                params={"name": name},
             )
         ready = await asyncio.to_thread(prepare_edit, image, None, model)
         with _timeout_hint():
@@ -478,8 +486,9 @@ class ImageService:
             raise UserError("Describe the image you want: the prompt can't be empty.", kind="empty")
         if len(prompt) > model.max_prompt:
             raise UserError(
-                f"The prompt is too long for this model: keep it under {model.max_prompt} characters.",
+                "The prompt is too long for this model: keep it under {limit} characters.",
                 kind="too_long",
+                params={"limit": model.max_prompt},
             )
         return prompt
 

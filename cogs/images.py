@@ -14,6 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import UserError
+from bot.i18n import Msg
 from bot.images import MAX_INPUT_BYTES, SIZE_NAMES, ImageResult, ImageService, ProgressSink, Requester
 from bot.limits import Limits
 from bot.text import truncate
@@ -45,14 +46,18 @@ def check_upload(attachment: discord.Attachment, what: str) -> None:
     suffix = PurePosixPath(attachment.filename).suffix.lower()
     if not kind.startswith("image/") and suffix not in IMAGE_EXTENSIONS:
         raise UserError(
-            f"The {what} `{attachment.filename}` isn't an image: attach a PNG, JPEG, WebP or GIF file.",
+            "The {what} `{name}` isn't an image: attach a PNG, JPEG, WebP or GIF file.",
             kind="not_image",
+            params={"what": Msg(what), "name": attachment.filename},
         )
     if attachment.size > MAX_INPUT_BYTES:
         raise UserError(
-            f"The {what} is too large ({attachment.size / (1024 * 1024):.1f} MB): keep it under "
-            f"{MAX_INPUT_BYTES // (1024 * 1024)} MB.",
+            "The {what} is too large ({size} MB): keep it under {limit} MB.",
             kind="image_too_large",
+            params={
+                "what": Msg(what), "size": f"{attachment.size / (1024 * 1024):.1f}",
+                "limit": MAX_INPUT_BYTES // (1024 * 1024),
+            },
         )
 
 

@@ -354,3 +354,11 @@ async def test_a_fix_cut_off_at_the_length_limit_says_so_and_keeps_its_notes_out
     files = {f.filename: f.text for m in rec.messages for f in m.files}
     assert files and not any("cut off" in text or "_The answer" in text for text in files.values())
     assert "There is no file" not in shown and "no code block" not in shown
+
+
+async def test_a_japanese_reader_gets_code_file_refusals_in_japanese(fd: FakeDiscord, world: dict) -> None:
+    rec = await fd.slash(
+        "code review", {"file": ("empty.py", b"\n\n")}, user=world["alice"], channel=world["general"],
+        locale="ja",
+    )
+    assert rec.last.content.endswith("「empty.py」は空で、コードが入っていません。")

@@ -316,3 +316,11 @@ async def test_a_japanese_reader_gets_image_errors_in_japanese(
         "imagine", {"prompt": "a fox"}, user=world["alice"], channel=world["general"], locale="ja"
     )
     assert "安全システムがこのリクエストを拒否しました" in rec.last.content
+
+
+async def test_a_japanese_reader_gets_upload_refusals_in_japanese(fd: FakeDiscord, world: dict) -> None:
+    rec = await fd.slash(
+        "image edit", {"image": ("notes.txt", b"not an image"), "prompt": "add a hat"},
+        user=world["alice"], channel=world["general"], locale="ja",
+    )
+    assert "画像 `notes.txt` は画像ではありません" in rec.last.content
