@@ -25,6 +25,7 @@ SUMMARY_LINES = (
     ("images", "• {count} records of images you made (prompts included)"),
     ("usage_rows", "• {count} usage records: kept only as anonymous totals, so server budgets stay right"),
     ("documents", "• {count} documents you uploaded, if you choose to delete them too"),
+    ("settings_changes", "• your name on {count} server setting changes (the changes themselves stay)"),
 )
 DONE_LINES = (
     ("turns", "• {count} of your messages in my conversation memory"),
@@ -33,6 +34,7 @@ DONE_LINES = (
     ("images", "• {count} records of images you made"),
     ("usage_rows", "• {count} usage records, now anonymous totals"),
     ("documents", "• {count} documents you uploaded, with their search index"),
+    ("settings_changes", "• your name on {count} server setting changes"),
 )
 
 
@@ -85,7 +87,8 @@ async def purge(settings: Settings, user_id: int, *, keep_documents: bool, dry_r
         print(
             f"Stored about user {user_id}: {found.turns} messages, {found.answers} answers to them, "
             f"{found.summaries} summaries including them, {found.images} image records, "
-            f"{found.usage_rows} usage records, {found.documents} documents."
+            f"{found.usage_rows} usage records, {found.documents} documents, "
+            f"{found.settings_changes} server setting changes under their name."
         )
         if dry_run:
             print("Dry run: nothing deleted.")

@@ -610,6 +610,12 @@ JA: dict[str, str] = {
     "• {count} conversation summaries that included them": "• それらを含んでいた会話の要約 {count} 件",
     "• {count} records of images you made": "• あなたが生成した画像の記録 {count} 件",
     "• {count} usage records, now anonymous totals": "• 利用記録 {count} 件（匿名の合計に変換）",
+    "• your name on {count} server setting changes (the changes themselves stay)": (
+        "• サーバー設定の変更 {count} 件に記録されたあなたの名前（変更の内容は残ります）"
+    ),
+    "• your name on {count} server setting changes": (
+        "• サーバー設定の変更 {count} 件に記録されたあなたの名前"
+    ),
     "• {count} documents you uploaded, with their search index": (
         "• あなたがアップロードしたドキュメント {count} 件（検索インデックスを含む）"
     ),

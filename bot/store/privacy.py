@@ -20,6 +20,9 @@ _SUMMARIES_WITH = (
 )
 
 
+
+FORGOTTEN = "a deleted user"  # who changed a setting, after they used /forget-me
+
 class PrivacyMixin(StoreCore):
     """The Store's view of one user's data, and its deletion."""
 
@@ -40,6 +43,9 @@ class PrivacyMixin(StoreCore):
             images=await self._count("SELECT COUNT(*) FROM image_generations WHERE user_id = ?", (user_id,)),
             documents=await self._count(
                 "SELECT COUNT(*) FROM documents WHERE uploader_id = ? AND status = 'ready'", (user_id,)
+            ),
+            settings_changes=await self._count(
+                "SELECT COUNT(*) FROM settings_log WHERE user_id = ?", (user_id,)
             ),
         )
 
@@ -72,4 +78,12 @@ class PrivacyMixin(StoreCore):
             )
             usage = await db.execute("DELETE FROM usage WHERE user_id = ?", (user_id,))
             images = await db.execute("DELETE FROM image_generations WHERE user_id = ?", (user_id,))
-        return UserFootprint(turns.rowcount, answers.rowcount, len(channels), usage.rowcount, images.rowcount)
+            # A server's log of settings changes keeps what changed and when, no longer who changed it.
+            changes = await db.execute(
+                "UPDATE settings_log SET user_id = 0, user_name = ? WHERE user_id = ?", (FORGOTTEN, user_id)
+            )
+            await db.execute("UPDATE guild_settings SET updated_by = 0 WHERE updated_by = ?", (user_id,))
+        return UserFootprint(
+            turns.rowcount, answers.rowcount, len(channels), usage.rowcount, images.rowcount,
+            settings_changes=changes.rowcount,
+        )

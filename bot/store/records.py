@@ -158,3 +158,4 @@ class UserFootprint:
     usage_rows: int = 0
     images: int = 0
     documents: int = 0
+    settings_changes: int = 0  # server setting changes logged under their name

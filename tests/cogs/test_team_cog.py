@@ -444,3 +444,16 @@ async def test_team_control_refusals_are_in_the_readers_language(fd: FakeDiscord
         "settings set", {"key": "colour", "value": "red"}, user=admin, channel=general, locale="ja"
     )
     assert "`colour` という設定はありません" in nope.last.content
+
+
+async def test_forget_me_takes_the_admins_name_off_the_settings_log(
+    fd: FakeDiscord, world: dict, services: Services
+) -> None:
+    await set_setting(fd, world, "user_tokens_per_day", "50k")
+    rec = await fd.slash("forget-me", {}, user=world["admin"], channel=world["general"])
+    await fd.click(rec.last, label="Delete", user=world["admin"])
+    (entry,) = await services.store.settings_log(world["guild"].id)
+    assert (entry.user_id, entry.user_name, entry.new_value) == (0, "a deleted user", "50000")
+    shown = await fd.slash("settings show", {}, user=world["admin"], channel=world["general"])
+    recent = {f.name: f.value for f in shown.last.embeds[0].fields}["Recent changes"]
+    assert "**a deleted user** set `user_tokens_per_day`" in recent and "Admin" not in recent
