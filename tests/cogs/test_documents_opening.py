@@ -9,6 +9,7 @@ import sqlite3
 import time
 from dataclasses import replace
 
+import discord
 import pytest
 
 from bot.app import TeamBot
@@ -26,6 +27,18 @@ from tests.fakes.openai_server import FakeOpenAI
 HANDBOOK = b"# Handbook\n\nEvery employee gets twenty-eight paid holiday days per year.\n"
 
 
+def team(fd: FakeDiscord, name: str = "ann") -> tuple[discord.Guild, discord.TextChannel, discord.Member]:
+    """A server with #general and one member."""
+    guild = fd.guild("Team")
+    return guild, fd.text_channel(guild, "general"), fd.member(guild, name, display_name=name.title())
+
+
+def break_index(settings: Settings) -> None:
+    """Overwrite the document index with bytes that aren't a database."""
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    (settings.index_dir / DB_NAME).write_bytes(b"not an SQLite database " * 64)
+
+
 async def test_a_request_right_after_start_waits_for_the_index(
     settings: Settings, fake_ai: FakeOpenAI
 ) -> None:
@@ -35,8 +48,7 @@ async def test_a_request_right_after_start_waits_for_the_index(
         services.library  # noqa: B018
     fd = await FakeDiscord(TeamBot(services, sync_commands=False)).start()
     try:
-        guild = fd.guild("Team")
-        general, ann = fd.text_channel(guild, "general"), fd.member(guild, "ann", display_name="Ann")
+        _guild, general, ann = team(fd)
         added = await fd.slash("docs add", {"file": ("handbook.md", HANDBOOK)}, user=ann, channel=general)
         assert "✅ **handbook.md** indexed" in added.original.content
         asked = await fd.slash("ask", {"question": "paid holiday days"}, user=ann, channel=general)
@@ -50,14 +62,12 @@ async def test_a_request_right_after_start_waits_for_the_index(
 async def test_an_index_that_cannot_open_leaves_documents_unavailable_and_chat_working(
     settings: Settings, fake_ai: FakeOpenAI, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    (settings.index_dir / DB_NAME).write_bytes(b"this is not an SQLite database " * 64)
+    break_index(settings)
     services = await Services.create(settings, open_documents=False)
     with caplog.at_level(logging.ERROR, logger="bot.documents"):
         fd = await FakeDiscord(TeamBot(services, sync_commands=False)).start()
         try:
-            guild = fd.guild("Team")
-            general, ann = fd.text_channel(guild, "general"), fd.member(guild, "ann", display_name="Ann")
+            _guild, general, ann = team(fd)
             asked = await fd.slash("ask", {"question": "paid holiday days"}, user=ann, channel=general)
             assert UNAVAILABLE in asked.original.content and not asked.original.loading
             added = await fd.slash("docs add", {"file": ("handbook.md", HANDBOOK)}, user=ann, channel=general)
@@ -76,8 +86,7 @@ async def test_an_index_that_cannot_open_leaves_documents_unavailable_and_chat_w
 
 
 async def test_the_unavailable_message_is_translated(settings: Settings) -> None:
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    (settings.index_dir / DB_NAME).write_bytes(b"\x00garbage" * 100)
+    break_index(settings)
     services = await Services.create(settings, open_documents=False)
     try:
         with pytest.raises(UserError) as refused:
@@ -90,8 +99,7 @@ async def test_the_unavailable_message_is_translated(settings: Settings) -> None
 
 async def test_creating_the_services_with_a_broken_index_fails_as_before(settings: Settings) -> None:
     # Tests and the CLI open the index up front: there, a broken one is an error at once.
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    (settings.index_dir / DB_NAME).write_bytes(b"\x00garbage" * 100)
+    break_index(settings)
     with pytest.raises(Exception, match="not a database"):
         await Services.create(settings)
 
@@ -139,8 +147,7 @@ async def test_a_failed_recovery_is_logged_and_documents_still_work(
     with caplog.at_level(logging.ERROR, logger="bot.documents"):
         fd = await FakeDiscord(TeamBot(services, sync_commands=False)).start()
         try:
-            guild = fd.guild("Team")
-            general, ann = fd.text_channel(guild, "general"), fd.member(guild, "ann", display_name="Ann")
+            _guild, general, ann = team(fd)
             added = await fd.slash("docs add", {"file": ("handbook.md", HANDBOOK)}, user=ann, channel=general)
             assert "✅ **handbook.md** indexed" in added.original.content
         finally:
@@ -168,12 +175,10 @@ async def test_closing_right_after_start_closes_the_index_it_was_opening(setting
 async def test_forget_me_with_documents_deletes_nothing_while_the_index_is_unavailable(
     settings: Settings, fake_ai: FakeOpenAI
 ) -> None:
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    (settings.index_dir / DB_NAME).write_bytes(b"overwritten " * 100)
+    break_index(settings)
     services = await Services.create(settings, open_documents=False)
     fd = FakeDiscord(TeamBot(services, sync_commands=False))
-    guild = fd.guild("Team")
-    general, aiko = fd.text_channel(guild, "general"), fd.member(guild, "aiko", display_name="Aiko")
+    guild, general, aiko = team(fd, "aiko")
     notes = replace(cut_off_upload(guild.id, "notes.md"), status="ready", chunks=1, uploader_id=aiko.id)
     await services.store.add_document(notes)  # uploaded before the index broke
     await fd.start()
@@ -225,13 +230,11 @@ async def test_requests_wait_for_the_recovery_of_cut_off_uploads(
 async def test_forget_me_without_documents_works_while_the_index_is_unavailable(
     settings: Settings, fake_ai: FakeOpenAI
 ) -> None:
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    (settings.index_dir / DB_NAME).write_bytes(b"overwritten " * 100)
+    break_index(settings)
     services = await Services.create(settings, open_documents=False)
     fd = await FakeDiscord(TeamBot(services, sync_commands=False)).start()
     try:
-        guild = fd.guild("Team")
-        general, aiko = fd.text_channel(guild, "general"), fd.member(guild, "aiko", display_name="Aiko")
+        _guild, general, aiko = team(fd, "aiko")
         await fd.send_message(general, aiko, "my badge is 4471", mentions_bot=True)
         rec = await fd.slash("forget-me", {}, user=aiko, channel=general)
         await fd.click(rec.last, label="Delete", user=aiko)
