@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.errors import UserError
 from bot.i18n import t
+from bot.limits import month_start
 from bot.store import Store, UserFootprint
 
 if TYPE_CHECKING:
@@ -23,7 +25,8 @@ SUMMARY_LINES = (
     ("answers", "• {count} of my answers to them"),
     ("summaries", "• {count} conversation summaries that include them (rebuilt without you)"),
     ("images", "• {count} records of images you made (prompts included)"),
-    ("usage_rows", "• {count} usage records: kept only as anonymous totals, so server budgets stay right"),
+    ("usage_rows", "• {count} usage records: kept only as anonymous totals, so server budgets stay right "
+                   "(this month's stay linked to you until the month ends, so your own limits do too)"),
     ("documents", "• {count} documents you uploaded, if you choose to delete them too"),
     ("settings_changes", "• your name on {count} server setting changes (the changes themselves stay)"),
 )
@@ -32,7 +35,7 @@ DONE_LINES = (
     ("answers", "• {count} of my answers to them"),
     ("summaries", "• {count} conversation summaries that included them"),
     ("images", "• {count} records of images you made"),
-    ("usage_rows", "• {count} usage records, now anonymous totals"),
+    ("usage_rows", "• {count} usage records: anonymous totals now, this month's when the month ends"),
     ("documents", "• {count} documents you uploaded, with their search index"),
     ("settings_changes", "• your name on {count} server setting changes"),
 )
@@ -58,8 +61,14 @@ class Forgetter:
             except UserError as exc:  # nothing deleted yet: say so, and what can be done now
                 raise UserError(DOCUMENTS_UNAVAILABLE, kind="documents_unavailable") from exc
             removed = await library.forget_uploader(user_id)
-        done = await self.store.forget_user(user_id)
+        # Their usage this month stays linked to them until it ends, so /forget-me doesn't reset a limit.
+        done = await self.store.forget_user(user_id, keep_since=month_start(time.time()))
         return replace(done, documents=len(removed))
+
+
+async def anonymize_due(store: Store) -> int:
+    """Fold the usage that forgotten users kept linked for their budgets, once its month is over."""
+    return await store.anonymize_due_usage(month_start(time.time()))
 
 
 def footprint_lines(found: UserFootprint, locale: object = None, *, done: bool = False) -> list[str]:

@@ -589,8 +589,12 @@ JA: dict[str, str] = {
     "• {count} records of images you made (prompts included)": (
         "• あなたが生成した画像の記録 {count} 件（プロンプトを含む）"
     ),
-    "• {count} usage records: kept only as anonymous totals, so server budgets stay right": (
-        "• 利用記録 {count} 件：サーバーの予算が正しく保たれるよう、匿名の合計としてのみ残します"
+    (
+        "• {count} usage records: kept only as anonymous totals, so server budgets stay right "
+        "(this month's stay linked to you until the month ends, so your own limits do too)"
+    ): (
+        "• 利用記録 {count} 件：サーバーの予算が正しく保たれるよう匿名の合計としてのみ残します"
+        "（今月分はあなた自身の上限も保たれるよう、月末まであなたに紐づいたままです）"
     ),
     "• {count} documents you uploaded, if you choose to delete them too": (
         "• あなたがアップロードしたドキュメント {count} 件（一緒に削除を選んだ場合）"
@@ -609,7 +613,9 @@ JA: dict[str, str] = {
     ),
     "• {count} conversation summaries that included them": "• それらを含んでいた会話の要約 {count} 件",
     "• {count} records of images you made": "• あなたが生成した画像の記録 {count} 件",
-    "• {count} usage records, now anonymous totals": "• 利用記録 {count} 件（匿名の合計に変換）",
+    "• {count} usage records: anonymous totals now, this month's when the month ends": (
+        "• 利用記録 {count} 件（匿名の合計に変換。今月分は月末に変換）"
+    ),
     "• your name on {count} server setting changes (the changes themselves stay)": (
         "• サーバー設定の変更 {count} 件に記録されたあなたの名前（変更の内容は残ります）"
     ),

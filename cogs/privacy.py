@@ -6,9 +6,9 @@ import logging
 
 import discord
 from discord import app_commands
-from discord.ext import commands
+from discord.ext import commands, tasks
 
-from bot.forget import NOTHING_STORED, Forgetter, footprint_lines, is_empty
+from bot.forget import NOTHING_STORED, Forgetter, anonymize_due, footprint_lines, is_empty
 from bot.i18n import t
 from bot.ui import locale_of
 
@@ -70,6 +70,25 @@ class PrivacyCog(commands.Cog):
 
     def __init__(self, forgetter: Forgetter) -> None:
         self.forgetter = forgetter
+
+    async def cog_load(self) -> None:
+        """Start folding forgotten users' usage into anonymous totals as months end (now, then every 6 h)."""
+        self.fold_usage.start()
+
+    async def cog_unload(self) -> None:
+        """Stop the folding."""
+        self.fold_usage.cancel()
+
+    @tasks.loop(hours=6)
+    async def fold_usage(self) -> None:
+        """Anonymise the usage forgotten users kept linked for their budgets, once its month is over."""
+        try:
+            folded = await anonymize_due(self.forgetter.store)
+        except Exception as exc:  # tried again in 6 hours; the rows stay as they were
+            log.warning("could not fold forgotten users' usage: %s", type(exc).__name__)
+            return
+        if folded:
+            log.info("folded %d usage records of forgotten users into anonymous totals", folded)
 
     @app_commands.command(name="forget-me", description="Delete everything the bot stores about you")
     async def forget_me(self, interaction: discord.Interaction) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from bot.config import Settings
 from bot.forget import Forgetter, footprint_lines
+from bot.limits import month_start, next_month
 from bot.services import Services
 from bot.store import Store, UsageRecord
 from index.library import Where
@@ -79,14 +81,15 @@ async def test_forget_removes_their_data_and_keeps_everyone_elses(services: Serv
     assert await store.all_turns(DM) == []
     assert (await store.channel_state(GENERAL)).summary == ""  # rebuilt later from the turns that remain
     assert (await store.channel_state(DM)).summary == ""
-    assert await store.usage_totals(since=0, user_id=AIKO) == (0, 0, 0)
+    # This month's usage stays linked to her until the month ends, so her own limits still hold.
+    assert await store.usage_totals(since=0, user_id=AIKO) == (165, 75, 2)  # 15: embedding notes.md
     assert await store.usage_totals(since=0, guild_id=1) == server_before  # the server's totals stand
     assert await store.usage_totals(since=0, user_id=BOB) == bob_before
     assert await store.generations(user_id=AIKO) == []
     assert await services.library.uploaded_by(AIKO) == []
     assert await asyncio.to_thread(services.vectors.chunk_count, aiko_doc.id) == 0
     assert [d.name for d in await services.library.uploaded_by(BOB)] == ["runbook.md"]
-    assert await Forgetter(store, services.documents).footprint(AIKO) == type(done)()
+    assert await Forgetter(store, services.documents).footprint(AIKO) == type(done)()  # the rest is due
 
 
 async def test_documents_stay_when_the_user_keeps_them(services: Services) -> None:
@@ -129,3 +132,22 @@ async def test_purge_from_the_terminal(tmp_path: Path, fake_ai: FakeOpenAI, sett
         assert [d.name for d in await services.library.uploaded_by(BOB)] == ["runbook.md"]
     finally:
         await services.aclose()
+
+
+async def test_forgotten_usage_is_anonymous_at_once_before_this_month_and_at_its_end_after(
+    services: Services,
+) -> None:
+    store = services.store
+    now = time.time()
+    await store.record_usage(UsageRecord(1, AIKO, "chat", "m", 10, 5, 0), at=month_start(now) - 3600)
+    await store.record_usage(UsageRecord(1, AIKO, "chat", "m", 20, 10, 0), at=now - 1)
+    done = await Forgetter(store, services.documents).forget(AIKO, documents=False)
+    assert done.usage_rows == 2
+    assert await store.usage_totals(since=0, user_id=AIKO) == (20, 10, 0)  # this month's only
+    assert await store.usage_totals(since=0, guild_id=1) == (30, 15, 0)
+    await store.record_usage(UsageRecord(1, AIKO, "chat", "m", 1, 1, 0), at=now + 1)  # hers again
+    assert await store.anonymize_due_usage(month_start(now)) == 0  # the month isn't over
+    assert await store.anonymize_due_usage(next_month(now)) == 1
+    assert await store.usage_totals(since=0, user_id=AIKO) == (1, 1, 0)  # only what came after
+    assert await store.usage_totals(since=0, guild_id=1) == (31, 16, 0)
+    assert await store.anonymize_due_usage(next_month(now)) == 0  # nothing left pending

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -55,7 +56,8 @@ async def test_forget_me_with_documents_removes_everything(
     assert (await store.user_footprint(aiko)).turns == 0
     assert await services.library.uploaded_by(aiko) == []
     assert await asyncio.to_thread(services.vectors.chunk_count, doc.id) == 0
-    assert await store.usage_totals(since=0, user_id=aiko) == (0, 0, 0)
+    # Usage: the server's totals stay; this month's stays linked until it ends (her limits hold).
+    assert (await store.usage_totals(since=0, user_id=aiko))[0] > 0
     remaining = [t.content for t in await store.all_turns(world["general"].id)]
     assert remaining == ["[Ken] deploy status?", "echo: [Ken] deploy status?"]
     again = await fd.slash("forget-me", {}, user=world["aiko"], channel=world["general"])
@@ -92,3 +94,28 @@ async def test_forget_me_in_japanese(fd: FakeDiscord, world: dict, services: Ser
     await fd.click(rec.last, label="削除する", user=world["aiko"], locale="ja")
     done = rec.last.content.splitlines()
     assert done[:2] == ["完了しました。削除したデータ：", "• 会話の記憶にあったあなたのメッセージ 1 件"]
+
+
+async def test_the_bot_folds_usage_kept_for_a_budget_once_its_month_is_over(
+    settings, fake_ai: FakeOpenAI
+) -> None:
+    from bot.app import TeamBot
+    from bot.limits import month_start
+    from bot.store import UsageRecord
+
+    services = await Services.create(settings)
+    store = services.store
+    last_month = month_start(time.time()) - 86_400
+    await store.record_usage(UsageRecord(1, 7, "chat", "m", 10, 5, 0), at=last_month - 60)
+    await store.forget_user(7, keep_since=month_start(last_month), now=last_month)  # kept for that month
+    assert await store.usage_totals(since=0, user_id=7) == (10, 5, 0)
+    fd = await FakeDiscord(TeamBot(services, sync_commands=False)).start()
+    try:
+        for _ in range(100):  # the fold runs as the bot starts, then every 6 hours
+            if await store.usage_totals(since=0, user_id=7) == (0, 0, 0):
+                break
+            await asyncio.sleep(0.05)
+        assert await store.usage_totals(since=0, user_id=7) == (0, 0, 0)
+        assert await store.usage_totals(since=0, guild_id=1) == (10, 5, 0)  # as anonymous totals
+    finally:
+        await fd.close()

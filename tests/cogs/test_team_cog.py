@@ -457,3 +457,18 @@ async def test_forget_me_takes_the_admins_name_off_the_settings_log(
     shown = await fd.slash("settings show", {}, user=world["admin"], channel=world["general"])
     recent = {f.name: f.value for f in shown.last.embeds[0].fields}["Recent changes"]
     assert "**a deleted user** set `user_tokens_per_day`" in recent and "Admin" not in recent
+
+
+async def test_forget_me_does_not_reset_a_users_budget(
+    fd: FakeDiscord, world: dict, services: Services
+) -> None:
+    await set_setting(fd, world, "user_tokens_per_day", "1")
+    await mention(fd, world, "first")
+    await mention(fd, world, "second")
+    assert "daily token budget" in fd.last_sent(world["general"]).content
+    rec = await fd.slash("forget-me", {}, user=world["ann"], channel=world["general"])
+    await fd.click(rec.last, label="Delete", user=world["ann"])
+    assert rec.last.content.startswith("Done. I deleted:")
+    services.limits.ledger.ttl = 0  # the ledger reads the database again, as a minute later would
+    await mention(fd, world, "third")
+    assert "daily token budget" in fd.last_sent(world["general"]).content
