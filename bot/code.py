@@ -38,6 +38,11 @@ PROMPT_OVERHEAD_TOKENS = 1000
 MAX_INLINE_CODE = 1500  # plan_reply's default: longer blocks would become files anyway
 STORED_CODE_CHARS = 4000
 CODE_KINDS = frozenset({"code", "text", "markdown", "html"})
+# Encodings a fixed file is written back in (UTF-16 and UTF-8 files get UTF-8), with their names.
+LEGACY_ENCODINGS = {
+    "cp932": "Shift_JIS", "euc_jp": "EUC-JP", "iso2022_jp": "ISO-2022-JP", "cp1252": "Windows-1252",
+}
+NOT_IN_ENCODING = "_The fixed file is UTF-8: the new code has characters {encoding} can't hold._"
 CUT_OFF_NOTE = (
     "_⚠️ The answer reached the model's length limit and was cut off, so the code may be incomplete. "
     "Ask about a smaller part (a function or a shorter file)._"
@@ -98,6 +103,7 @@ class Snippet:
     code: str
     language: str | None = None
     filename: str | None = None
+    encoding: str = "utf-8"  # a file's own: a fixed file is written back in it when it can be
 
 
 @dataclass(slots=True)
@@ -164,7 +170,7 @@ def read_code_file(filename: str, data: bytes, *, max_bytes: int) -> Snippet:
         raise too_large(filename, len(data), max_bytes)
     try:
         kind = sniff_kind(data, filename, any_text=True)  # a .patch or .svg is text to read too
-        text = detect_and_decode(data)[0] if kind in CODE_KINDS else ""
+        text, encoding = detect_and_decode(data) if kind in CODE_KINDS else ("", "utf-8")
     except UserError as error:
         # The shared checks list what documents accept; code help accepts less.
         message = error.message.replace(f"Supported: {SUPPORTED_TYPES}.", f"Code help reads {ACCEPTED}.")
@@ -183,7 +189,7 @@ def read_code_file(filename: str, data: bytes, *, max_bytes: int) -> Snippet:
     if not text.strip():
         raise UserError("'{name}' is empty: there is no code in it.", kind="no_code", params={"name": name})
     language = code_language(filename, text) or {"html": "html", "markdown": "markdown"}.get(kind)
-    return Snippet(text, language or detect_language(text), name)
+    return Snippet(text, language or detect_language(text), name, encoding)
 
 
 def fence(code: str, language: str | None) -> str:
@@ -306,16 +312,26 @@ def shape_result(request: CodeRequest, answer: str) -> CodeResult:
     else:
         code = block.group(2).strip("\n")
         name = output_filename(request, language)
+        sources = [s for s in request.snippets if s.filename]
+        # A fixed file goes back in its own encoding (a Shift_JIS project keeps Shift_JIS), if it can.
+        encoding = sources[0].encoding if request.task == "fix" and len(sources) == 1 else "utf-8"
+        if encoding in LEGACY_ENCODINGS:
+            try:
+                (code + "\n").encode(encoding)
+            except UnicodeEncodeError:
+                result.notes.append(Msg(NOT_IN_ENCODING, encoding=LEGACY_ENCODINGS[encoding]))
+                encoding = "utf-8"
+        else:
+            encoding = "utf-8"
         if request.task in ("fix", "convert") or len(code) > MAX_INLINE_CODE:
-            result.files.append((name, (code + "\n").encode("utf-8")))
+            result.files.append((name, (code + "\n").encode(encoding)))
         if len(code) > MAX_INLINE_CODE:
             note = f"*(full code attached as `{name}`)*"
             result.text = answer[: block.start()] + note + answer[block.end() :]
-        sources = [s for s in request.snippets if s.filename]
         if request.task == "fix" and len(request.snippets) == 1 and sources:
             diff = unified_diff(sources[0].code, code, sources[0].filename or "code")
             if diff:
-                result.files.append(("changes.diff", diff.encode("utf-8")))
+                result.files.append(("changes.diff", diff.encode(encoding)))
             else:
                 result.notes.append("_The fixed code is the same as your file, so there is no diff._")
     result.text = header(request) + result.text

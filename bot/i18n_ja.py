@@ -76,6 +76,9 @@ JA: dict[str, str] = {
         "ソースコード（.py、.js、.ts、.go、.java、.rs など）やその他のプレーンテキストのファイル"
     ),
     "'{name}' is empty: there is no code in it.": "「{name}」は空で、コードが入っていません。",
+    "_The fixed file is UTF-8: the new code has characters {encoding} can't hold._": (
+        "_修正後のコードに {encoding} で表せない文字があるため、修正したファイルは UTF-8 です。_"
+    ),
     (
         "That code is {size} characters; code help reads at most {limit} characters at a time. "
         "Send the part you need help with (a function or a smaller file)."

@@ -98,7 +98,7 @@ def test_text_without_fences_is_all_code_and_blank_is_nothing() -> None:
 def test_code_file_keeps_indentation_and_decodes_shift_jis() -> None:
     data = "def f():\r\n    # 合計を返す\r\n    return 1\r\n".encode("cp932")
     snippet = read_code_file("calc.py", data, max_bytes=MB)
-    assert snippet == Snippet("def f():\n    # 合計を返す\n    return 1", "python", "calc.py")
+    assert snippet == Snippet("def f():\n    # 合計を返す\n    return 1", "python", "calc.py", "cp932")
 
 
 def test_code_file_refusals_say_why() -> None:
