@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 import discord
 from discord import app_commands
@@ -31,6 +32,7 @@ from cogs.errors import describe
 
 log = logging.getLogger(__name__)
 RESET_CONFIRM_TIMEOUT = 60.0  # seconds /reset waits for its confirmation
+REFUSAL_QUIET = 60.0  # seconds in which the same limit refusal isn't repeated to the same person
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_PERSONA = 2000
@@ -79,6 +81,19 @@ class ChatCog(commands.Cog):
         self.chat = chat
         self.store = store
         self.limits = limits
+        self._refusals: dict[tuple[int, int, str], float] = {}  # (channel, user, kind) → when last said
+
+    def _refused_lately(self, message: discord.Message, kind: str) -> bool:
+        """Whether this person was told the same refusal in this channel within REFUSAL_QUIET seconds
+        (and if not, note that they are being told now)."""
+        now = time.monotonic()
+        key = (message.channel.id, message.author.id, kind)
+        if now - self._refusals.get(key, -REFUSAL_QUIET) < REFUSAL_QUIET:
+            return True
+        if len(self._refusals) > 10_000:  # forget the old ones: bounded memory
+            self._refusals = {k: v for k, v in self._refusals.items() if now - v < REFUSAL_QUIET}
+        self._refusals[key] = now
+        return False
 
     # --- mentions, replies and DMs ----------------------------------------------------------
 
@@ -114,6 +129,8 @@ class ChatCog(commands.Cog):
         try:
             await admit_message(self.limits, "chat", message)
         except UserError as refused:  # said plainly, in place of a reply: no placeholder was sent
+            if self._refused_lately(message, refused.kind):
+                return  # said a moment ago: a refusal per message would let one person flood the channel
             await respond(message, refused.localized(locale))
             return
         turn = TurnIn(

@@ -471,4 +471,17 @@ async def test_forget_me_does_not_reset_a_users_budget(
     assert rec.last.content.startswith("Done. I deleted:")
     services.limits.ledger.ttl = 0  # the ledger reads the database again, as a minute later would
     await mention(fd, world, "third")
-    assert "daily token budget" in fd.last_sent(world["general"]).content
+    # Still refused (quietly: the refusal was said a moment ago), not answered.
+    assert not any("third" in m.content for m in fd.sent(world["general"]))
+
+
+async def test_a_limit_refusal_is_said_once_a_minute_not_once_per_message(
+    fd: FakeDiscord, world: dict
+) -> None:
+    await set_setting(fd, world, "user_requests_per_minute", "1")
+    for text in ("one", "two", "three", "four"):
+        await mention(fd, world, text)
+    refusals = [m for m in fd.sent(world["general"]) if "over the limit" in m.content]
+    assert len(refusals) == 1
+    await mention(fd, world, "five", user="bob")  # someone else's limit is their own
+    assert fd.last_sent(world["general"]).content == "echo: [Bob] five"
