@@ -367,14 +367,22 @@ async def test_a_japanese_reader_gets_code_file_refusals_in_japanese(fd: FakeDis
 SJIS_SOURCE = "# 平均を計算する\ndef average(values):\n    return sum(values) / len(values) + 1\n"
 
 
+async def fix_shift_jis(
+    fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI, fixed: str
+) -> tuple[InteractionRecord, dict[str, bytes], bytes]:
+    """/code fix on SJIS_SOURCE as a Shift_JIS file, the model answering `fixed`: the reply, its files
+    and the fixed file's bytes."""
+    fake_ai.reply_with(f"```python\n{fixed}```\n**What changed**\n- L3: no + 1")
+    rec = await code(fd, world, "fix", file=("stats.py", SJIS_SOURCE.encode("cp932")))
+    files = {f.filename: f.data for m in rec.messages for f in m.files}
+    return rec, files, next(data for name, data in files.items() if name != "changes.diff")
+
+
 async def test_a_fixed_shift_jis_file_comes_back_in_shift_jis(
     fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI
 ) -> None:
     fixed = "# 平均を計算する\ndef average(values):\n    return sum(values) / len(values)\n"
-    fake_ai.reply_with(f"```python\n{fixed}```\n**What changed**\n- L3: no + 1")
-    rec = await code(fd, world, "fix", file=("stats.py", SJIS_SOURCE.encode("cp932")))
-    files = {f.filename: f.data for m in rec.messages for f in m.files}
-    fixed_file = next(data for name, data in files.items() if name != "changes.diff")
+    _, files, fixed_file = await fix_shift_jis(fd, world, fake_ai, fixed)
     assert fixed_file == fixed.encode("cp932")  # not UTF-8: the project's editors and tools expect Shift_JIS
     assert "-    return sum(values) / len(values) + 1" in files["changes.diff"].decode("cp932")
 
@@ -383,10 +391,7 @@ async def test_a_fix_shift_jis_cannot_hold_comes_back_in_utf8_and_says_so(
     fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI
 ) -> None:
     fixed = "# 平均を計算する ✅\ndef average(values):\n    return sum(values) / len(values)\n"
-    fake_ai.reply_with(f"```python\n{fixed}```")
-    rec = await code(fd, world, "fix", file=("stats.py", SJIS_SOURCE.encode("cp932")))
-    files = {f.filename: f.data for m in rec.messages for f in m.files}
-    fixed_file = next(data for name, data in files.items() if name != "changes.diff")
+    rec, _, fixed_file = await fix_shift_jis(fd, world, fake_ai, fixed)
     assert fixed_file.decode("utf-8") == fixed
     note = "The fixed file is UTF-8: the new code has characters Shift_JIS can't hold."
     assert note in rec.messages[-1].content
