@@ -15,7 +15,8 @@ from discord.ext import commands
 
 from bot.errors import UserError
 from bot.i18n import Msg
-from bot.images import MAX_INPUT_BYTES, SIZE_NAMES, ImageResult, ImageService, ProgressSink, Requester
+from bot.image_prep import MAX_INPUT_BYTES, SIZE_NAMES
+from bot.images import ImageResult, ImageService, ProgressSink, Requester
 from bot.limits import Limits
 from bot.text import truncate
 from bot.ui import NO_MENTIONS, Throttled, locale_of, to_files

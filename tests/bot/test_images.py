@@ -14,15 +14,13 @@ import pytest
 from PIL import Image
 
 from bot.errors import UserError
-from bot.images import (
+from bot.image_prep import (
     DALL_E_2,
     DALL_E_3,
     GPT_IMAGE,
     GRID_GAP,
     OTHER,
     UPLOAD_MARGIN,
-    ImageService,
-    Requester,
     fit_files,
     fit_png,
     image_model,
@@ -30,6 +28,7 @@ from bot.images import (
     open_image,
     prepare_edit,
 )
+from bot.images import ImageService, Requester
 from bot.llm import LLM
 from bot.store import Store
 from tests.conftest import make_settings

@@ -10,7 +10,7 @@ from PIL import Image
 
 from bot.app import TeamBot
 from bot.config import Settings
-from bot.images import GRID_GAP
+from bot.image_prep import GRID_GAP
 from bot.services import Services
 from tests.bot.test_images import animated_gif, bomb_png, jpeg_rotated, mask_png, noise_png, png, webp
 from tests.fakes.discord import DiscordWouldRefuse, FakeDiscord, InteractionRecord, SentMessage
