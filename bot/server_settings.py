@@ -296,7 +296,8 @@ class ServerSettings:
         """The bot's own language where a server (or, in DMs and for servers not read yet, REPLY_LANGUAGE)
         fixed one: en or ja; auto when readers get their own. Sync, from the cache config() fills."""
         config = self._cache.get(guild_id) if guild_id is not None else None
-        return (config.values if config is not None else self.defaults)["reply_language"]
+        # Read on every message: the environment's value directly, not all the defaults rebuilt.
+        return config.values["reply_language"] if config is not None else self.settings.reply_language
 
     async def config(self, guild_id: int | None) -> GuildConfig:
         """The effective settings of a server (DMs: the environment's)."""
