@@ -42,6 +42,15 @@ def bot_permissions(message: discord.Message) -> discord.Permissions | None:
         return None
 
 
+def message_parts(message: discord.Message) -> tuple[str, list[discord.Attachment]]:
+    """A message's text and files. A forwarded message has none of its own: Discord carries the forwarded
+    one's in a snapshot, so those are the message's for every feature that reads it."""
+    if message.content or message.attachments or not message.message_snapshots:
+        return message.content, list(message.attachments)
+    snapshot = message.message_snapshots[0]
+    return snapshot.content, list(snapshot.attachments)
+
+
 def reply_reference(message: discord.Message) -> discord.MessageReference | None:
     """What makes the bot's message a reply to `message`: Discord refuses a reply (403) from a bot without
     Read Message History, so there it is posted plain, under the message, instead of not at all."""

@@ -15,7 +15,7 @@ from bot.llm import Who
 from bot.moderation import Moderator, Subject
 from bot.summarize import ChannelMessage, Summarizer
 from bot.text import split_message
-from bot.ui import NO_MENTIONS, locale_of
+from bot.ui import NO_MENTIONS, locale_of, message_parts
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,10 @@ def plain_message(message: discord.Message) -> ChannelMessage | None:
     """A message as plain values for the summary (None for system messages and empty ones)."""
     if message.type not in KEPT_TYPES:
         return None
-    parts = [message.content]
+    content, attachments = message_parts(message)
+    parts = [content]
     parts += [f"[{e.title or ''} {e.description or ''}]".strip() for e in message.embeds[:1]]
-    parts += [f"[attachment: {a.filename}]" for a in message.attachments]
+    parts += [f"[attachment: {a.filename}]" for a in attachments]
     text = " ".join(p for p in parts if p and p != "[]").strip()
     if not text:
         return None

@@ -23,6 +23,7 @@ from bot.ui import (
     LiveReply,
     bot_permissions,
     locale_of,
+    message_parts,
     respond,
     sources_embed,
 )
@@ -48,7 +49,7 @@ def is_image(attachment: discord.Attachment) -> bool:
 
 def readable_text(message: discord.Message, bot_id: int) -> str:
     """The message text with the bot's own mention removed and other mentions as names."""
-    text = re.sub(rf"<@!?{bot_id}>", "", message.content)
+    text = re.sub(rf"<@!?{bot_id}>", "", message_parts(message)[0])
     for user in message.mentions:
         text = re.sub(rf"<@!?{user.id}>", f"@{user.display_name}", text)
     for role in message.role_mentions:
@@ -120,9 +121,10 @@ class ChatCog(commands.Cog):
             return
         locale = locale_of(message)
         text = readable_text(message, me.id)
-        images = [a for a in message.attachments if is_image(a)]
+        attachments = message_parts(message)[1]
+        images = [a for a in attachments if is_image(a)]
         if not text and not images:
-            if message.attachments:
+            if attachments:
                 return  # files only: the documents pipeline answers
             await respond(message, t(EMPTY_MENTION, locale))
             return

@@ -23,7 +23,7 @@ from bot.errors import UserError
 from bot.files import CODE_LANGUAGES
 from bot.i18n import t
 from bot.limits import Limits
-from bot.ui import InteractionTarget, LiveReply, locale_of
+from bot.ui import InteractionTarget, LiveReply, locale_of, message_parts
 from cogs.access import admit_interaction
 from cogs.errors import describe, reply_error
 
@@ -240,18 +240,19 @@ class CodeCog(commands.Cog):
         self, interaction: discord.Interaction, message: discord.Message, task: str
     ) -> None:
         """The message's code blocks (or its text) and code files; files that can't be read are noted."""
-        snippets, context = snippets_from_text(message.content)
+        content, attachments = message_parts(message)  # a forwarded message's are in its snapshot
+        snippets, context = snippets_from_text(content)
         # All at once: one CDN round trip, not one per file, before Discord's 3 s to answer run out.
-        wanted = [a for a in message.attachments if not is_media(a)]
+        wanted = [a for a in attachments if not is_media(a)]
         read = await asyncio.gather(*(self.read_attachment(a) for a in wanted), return_exceptions=True)
         files = [r for r in read if isinstance(r, Snippet)]
         refused = [r for r in read if isinstance(r, UserError)]
         failed = [r for r in read if isinstance(r, BaseException) and not isinstance(r, UserError)]
         if failed:
             raise failed[0]
-        if files and "```" not in message.content:
+        if files and "```" not in content:
             # Without code blocks, the text next to attached files is the question, not the code.
-            snippets, context = [], message.content.strip()
+            snippets, context = [], content.strip()
         if not snippets and not files:
             raise refused[0] if refused else UserError(NO_CODE_IN_MESSAGE, kind="no_code")
         notes = [f"_Skipped a file: {error.message}_" for error in refused]

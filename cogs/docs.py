@@ -16,7 +16,7 @@ from bot.limits import Limits
 from bot.llm import Who
 from bot.server_settings import DocsSwitch, ServerSettings
 from bot.text import split_message, truncate
-from bot.ui import NO_MENTIONS, Throttled, locale_of, respond, sources_embed
+from bot.ui import NO_MENTIONS, Throttled, locale_of, message_parts, respond, sources_embed
 from cogs.access import admit_interaction, admit_message
 from cogs.errors import describe
 from index.where import Where
@@ -192,7 +192,8 @@ class DocsCog(commands.Cog):
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         """Index files posted in a watched channel or attached to a message that mentions the bot."""
-        if message.author.bot or not message.attachments:
+        attachments = message_parts(message)[1]  # a forwarded file is the forwarded message's
+        if message.author.bot or not attachments:
             return
         me = message.guild.me if message.guild else message._state.user
         watched = message.channel.id in self.watch_channels or (
@@ -202,7 +203,7 @@ class DocsCog(commands.Cog):
         mentioned = me is not None and me in message.mentions
         if not (watched or mentioned or message.guild is None):
             return
-        files = [a for a in message.attachments if not (a.content_type or "").startswith("image/")]
+        files = [a for a in attachments if not (a.content_type or "").startswith("image/")]
         if not files:
             return
         try:

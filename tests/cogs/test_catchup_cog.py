@@ -69,6 +69,18 @@ async def test_reads_only_the_last_n_messages(fd: FakeDiscord, world: dict, fake
     assert "last 2 messages" in rec.original.content
 
 
+async def test_forwarded_messages_are_part_of_the_catch_up(
+    fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI
+) -> None:
+    other = fd.text_channel(world["guild"], "ops")
+    original = await fd.send_message(other, world["ken"], "The database moves to Tokyo on Monday.")
+    await fd.forward_message(world["general"], world["ken"], original)
+    fake_ai.reply_with("**Topics** — the move [1]")
+    await fd.slash("summarize", {}, user=world["aiko"], channel=world["general"])
+    transcript = fake_ai.last_request("/chat/completions").json["messages"][1]["content"]
+    assert "Ken: The database moves to Tokyo on Monday." in transcript
+
+
 async def test_refused_when_the_caller_cannot_read_the_history(
     fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI
 ) -> None:

@@ -107,6 +107,15 @@ async def test_dm_every_message_is_a_turn(fd: FakeDiscord, world: dict, fake_ai:
     assert fd.last_sent(dm).content == "echo: hello in private"
 
 
+async def test_a_message_forwarded_into_a_dm_is_the_turn(
+    fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI
+) -> None:
+    original = await fd.send_message(world["general"], world["mod"], "deploy window is 3pm JST")
+    dm = fd.dm_channel(world["alice"])
+    await fd.forward_message(dm, world["alice"], original)
+    assert fd.last_sent(dm).content == "echo: deploy window is 3pm JST"
+
+
 async def test_model_output_can_never_ping(fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI) -> None:
     fake_ai.reply_with(f"@everyone look <@{world['alice'].id}> <@&{world['guild'].id}>")
     await fd.send_message(world["general"], world["alice"], f"{fd.bot_mention} ping all", mentions_bot=True)

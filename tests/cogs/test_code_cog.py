@@ -163,6 +163,26 @@ async def test_explain_code_menu_takes_the_fenced_blocks(
     assert "The message around the code said:\nWhy is this slow?" in user
 
 
+async def test_code_menus_read_a_forwarded_message(fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI) -> None:
+    # A forward has no text or files of its own: Discord carries the original's in a snapshot.
+    original = await fd.send_message(
+        world["general"], world["alice"], "slow?\n```rust\nfn main() { let v = vec![1]; }\n```"
+    )
+    forwarded = await fd.forward_message(world["general"], world["alice"], original)
+    assert forwarded.content == "" and not forwarded.attachments
+    rec = await fd.context_menu("Explain code", forwarded, user=world["alice"])
+    assert rec.original.content.startswith("**Code explanation** · Rust")
+    assert "fn main() { let v = vec![1]; }" in prompt(fake_ai)[1]
+
+    with_file = await fd.send_message(
+        world["general"], world["alice"], "check", attachments=[("stats.py", BUGGY)]
+    )
+    forwarded = await fd.forward_message(world["general"], world["alice"], with_file)
+    rec = await fd.context_menu("Review code", forwarded, user=world["alice"])
+    assert rec.original.content.startswith("**Code review** · Python · `stats.py`")
+    assert "File `stats.py` (Python)" in prompt(fake_ai)[1]
+
+
 async def test_review_code_menu_reads_attached_files_and_skips_images(
     fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI
 ) -> None:

@@ -142,6 +142,16 @@ async def test_files_on_a_mention_are_indexed_and_the_text_answered(
     assert any(c == "echo: [Ann] here is our handbook" for c in contents)
 
 
+async def test_a_file_forwarded_to_the_bot_is_indexed(fd: FakeDiscord, world: dict) -> None:
+    original = await fd.send_message(
+        world["general"], world["ann"], "", attachments=[("handbook.md", HANDBOOK)]
+    )
+    dm = fd.dm_channel(world["ann"])
+    await fd.forward_message(dm, world["ann"], original)
+    assert "✅ **handbook.md** indexed" in fd.last_sent(dm).content
+    assert len(fd.sent(dm)) == 1  # the status only: chat leaves a message of files to the documents
+
+
 async def test_files_on_a_mention_where_the_bot_cannot_read_history(fd: FakeDiscord, world: dict) -> None:
     # Discord refuses replies from a bot without Read Message History: the status is posted plain.
     no_history = {world["guild"].me: discord.PermissionOverwrite(read_message_history=False)}

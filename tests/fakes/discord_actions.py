@@ -42,8 +42,10 @@ class UserActions(CommandActions):
         attachments: Sequence[Upload | tuple[Any, ...]] = (),
         embeds: Sequence[discord.Embed] = (),
         settle: bool = True,
+        forwarding: Any = None,
     ) -> discord.Message | None:
-        """A user posts a message; returns the discord.Message the bot received (None if it can't see it)."""
+        """A user posts a message; returns the discord.Message the bot received (None if it can't see it).
+        With `forwarding`, the message is a forward of that one (see forward_message)."""
         server = self.server
         channel_id = _id(channel)
         if channel_id not in server.channels:
@@ -101,6 +103,8 @@ class UserActions(CommandActions):
             if guild_id is not None:
                 data["message_reference"]["guild_id"] = str(guild_id)
             data["referenced_message"] = referenced
+        if forwarding is not None:
+            data.update(_forward(self._message_payload(forwarding)))
         server.store_message(data)
         bot_perms = self.permissions_for(channel_id, server.bot_id)
         if bot_perms is not None and not bot_perms.view_channel:
@@ -111,6 +115,13 @@ class UserActions(CommandActions):
         if settle:
             await self.settle()
         return message
+
+    async def forward_message(
+        self, channel: Any, author: discord.abc.User, original: Any, *, settle: bool = True
+    ) -> discord.Message | None:
+        """A user forwards `original` into `channel` as Discord's Forward does: a message with no text or
+        files of its own that carries a snapshot of the original's (its text, embeds and files)."""
+        return await self.send_message(channel, author, settle=settle, forwarding=original)
 
     def _mention_payloads(self, guild_id: int | None, user_ids: Sequence[int]) -> list[Payload]:
         out: list[Payload] = []
@@ -261,3 +272,18 @@ class UserActions(CommandActions):
     def record(self, interaction: discord.Interaction | int) -> InteractionRecord:
         """The record of an interaction (e.g. one the bot's code captured)."""
         return self.server.interactions[_id(interaction)]
+
+
+_SNAPSHOT_KEYS = (
+    "type", "content", "embeds", "attachments", "timestamp", "edited_timestamp", "flags", "mentions",
+    "mention_roles", "components",
+)
+
+
+def _forward(source: Payload) -> Payload:
+    """The fields that make a message a forward of `source` (message reference type 1, FORWARD)."""
+    reference = {"type": 1, "message_id": source["id"], "channel_id": source["channel_id"]}
+    if "guild_id" in source:
+        reference["guild_id"] = source["guild_id"]
+    snapshot = {key: clone(source[key]) for key in _SNAPSHOT_KEYS if key in source}
+    return {"message_reference": reference, "message_snapshots": [{"message": snapshot}]}

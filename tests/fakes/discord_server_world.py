@@ -141,6 +141,7 @@ class ServerWorld:
         if any(m["id"] == str(self.bot_id) for m in payload.get("mentions", [])):
             return payload
         hidden = {**payload, "content": "", "embeds": [], "attachments": [], "components": []}
+        hidden.pop("message_snapshots", None)  # a forward's snapshot is content too
         hidden.pop("poll", None)
         return hidden
 
