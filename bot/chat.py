@@ -22,6 +22,7 @@ from bot.moderation import Moderator, Subject
 from bot.server_settings import ServerSettings
 from bot.store import ChannelState, NewTurn, Store, Turn, TurnContext
 from bot.text import strip_reasoning
+from bot.tokens import clip_tokens
 from index.query import Source, chat_sources_prompt, cited, within_tokens
 from index.where import Where
 
@@ -35,9 +36,10 @@ NO_VISION_NOTE = "_This model doesn't read images, so I only read the text of yo
 NO_DOCS_NOTE = "_I couldn't search the documents just now, so this answer doesn't draw on them._"
 SUMMARY_PROMPT = (
     "Update the running summary of a team chat. Keep names, decisions, facts, numbers, open questions "
-    "and anything someone asked to remember. Write at most 250 words, in the conversation's language. "
+    "and anything someone asked to remember. Write at most {words} words, in the conversation's language. "
     "Reply with the summary only."
 )
+SUMMARY_TOKENS = 600  # a channel's rolling summary at most (250 words asked, with room for Japanese)
 _MAX_IMAGE_SIDE = 1536
 # Told, as text streams in, how to render the visible text so far: rendering (hiding <think> blocks)
 # is left to whoever shows it, at most once a second, not redone for every delta of a long answer.
@@ -243,18 +245,21 @@ class ChatService:
         return await self.store.channel_state(state.channel_id), kept, True
 
     async def _summarize(self, previous: str, turns: list[Turn], turn: TurnIn) -> str:
-        limit = self.history_budget
+        # The summary rides in every later prompt: a quarter of the budget at most, or on a small model a
+        # summary near the budget would leave no room for the message itself, and every turn would fail.
+        size = min(SUMMARY_TOKENS, self.history_budget // 4)
+        room = self.history_budget - 2 * size  # the request fits: the turns, the old summary, the new one
         lines: list[str] = []
         used = 0
         for t in reversed(turns):
             line = t.content if t.role == "user" else f"[teambot] {t.content}"
             used += t.tokens
-            if used > limit:
+            if used > room:
                 break
             lines.append(line)
         transcript = "\n".join(reversed(lines))
         messages = [
-            {"role": "system", "content": SUMMARY_PROMPT},
+            {"role": "system", "content": SUMMARY_PROMPT.format(words=max(30, size * 5 // 12))},
             {
                 "role": "user",
                 "content": f"Summary so far:\n{previous or '(none)'}\n\nNew messages:\n{transcript}",
@@ -264,9 +269,10 @@ class ChatService:
             messages,
             who=Who(turn.guild_id, turn.author_id, "summary"),
             model=await self.model_for(turn.guild_id),
-            max_tokens=600,
+            max_tokens=size,
         )
-        return strip_reasoning(result.text).strip() or previous
+        # Cut here too: not every OpenAI-compatible server keeps to max_tokens.
+        return clip_tokens(strip_reasoning(result.text).strip(), size) or previous
 
     async def reset(self, channel_id: int) -> int:
         """Forget a channel's conversation; returns the number of turns removed."""

@@ -55,3 +55,11 @@ def count_tokens(text: str, encoding: str = DEFAULT_ENCODING) -> int:
     if not text:
         return 0
     return len(encode(text, encoding))
+
+
+def clip_tokens(text: str, limit: int, encoding: str = DEFAULT_ENCODING) -> str:
+    """`text` cut to its first `limit` tokens (whole, if it fits); never ends in half a character."""
+    tokens = encode(text, encoding)
+    if len(tokens) <= limit:
+        return text
+    return get_encoding(encoding).decode(tokens[: max(0, limit)]).rstrip("\ufffd")

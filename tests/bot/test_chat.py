@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.errors import UserError
 from bot.llm import LLM
 from bot.store import Store
+from bot.tokens import count_tokens
 from tests.conftest import make_settings
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -120,6 +121,33 @@ async def test_old_turns_are_folded_into_a_summary(tmp_path: Path, fake_ai: Fake
     assert messages[-1]["content"].startswith("[Ann] topic-39")
     assert sum(TRIM_NOTE in n for n in notes) == 1  # said once, when it first happened
     assert len(await store.all_turns(100)) == 80  # nothing deleted
+    await llm.aclose()
+    await store.close()
+
+
+async def test_a_small_model_keeps_answering_when_its_summary_runs_long(
+    tmp_path: Path, fake_ai: FakeOpenAI
+) -> None:
+    # A 2k-context local model: 548 tokens of memory. A 600-token summary would leave no room for any
+    # message, and every turn after the first fold would be refused as too long.
+    settings = make_settings(tmp_path, fake_ai.base_url, context_tokens=2048, reply_tokens=1500)
+    store = await Store(settings.database_path).open()
+    llm = LLM(settings)
+    chat = ChatService(store, llm, settings)
+
+    def responder(request: dict) -> str:  # a server that ignores max_tokens, and a rambling summary
+        if "running summary" in request["messages"][0]["content"]:
+            return "SUMMARY " + "Ann discussed the release plan at length. " * 200
+        return "ok"
+
+    fake_ai.reply_with(responder)
+    for i in range(40):
+        assert (await chat.reply(turn(f"topic-{i} " + "words " * 30))).text == "ok"
+    asked = [r.json for r in fake_ai.requests_to("/chat/completions") if "running summary" in str(r.json)]
+    assert asked and all(r["max_tokens"] == 137 for r in asked)  # a quarter of the 548
+    assert "at most 57 words" in asked[0]["messages"][0]["content"]
+    state = await store.channel_state(100)
+    assert state.summary.startswith("SUMMARY Ann discussed") and count_tokens(state.summary) <= 137
     await llm.aclose()
     await store.close()
 

@@ -62,3 +62,13 @@ def test_counting_works_in_a_fresh_process_without_network(tmp_path: Path) -> No
 def test_import_loads_nothing_heavy(tmp_path: Path) -> None:
     code = "import sys, bot.tokens; print('tiktoken' in sys.modules, 'llama_index' in sys.modules)"
     assert _run(code, tmp_path) == "False False"
+
+
+def test_clip_keeps_whole_text_that_fits_and_never_half_a_character() -> None:
+    assert tokens.clip_tokens("hello world", 5) == "hello world"
+    assert tokens.clip_tokens("hello world again", 2) == "hello world"
+    japanese = "リリースは金曜日に決まりました。移行の確認をお願いします。" * 5
+    for limit in range(1, 40):
+        clipped = tokens.clip_tokens(japanese, limit)
+        assert japanese.startswith(clipped) and "\ufffd" not in clipped
+        assert tokens.count_tokens(clipped) <= limit
