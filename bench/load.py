@@ -4,6 +4,7 @@ Run by hand from the checkout (not a test):
 
     .venv/bin/python bench/load.py [--channels 50] [--seconds 60] [--latency 0.2]
                                         [--through discord|core] [--lockstep] [--pace P]
+                                        [--context-tokens N]
 
 Each channel sends its next message as soon as the previous reply is complete (or, with `--pace P`, no
 sooner than P seconds after its previous message), for `--seconds`. The channels' first messages are
@@ -171,12 +172,13 @@ class TimedTransport(httpx2.AsyncBaseTransport):
 # --- the bot ------------------------------------------------------------------------------------------
 
 
-def bench_settings(data_dir: Path, base_url: str) -> Settings:
+def bench_settings(data_dir: Path, base_url: str, context_tokens: int | None = None) -> Settings:
     """Settings on the fake model, the team limits off (one user per channel sends hundreds of turns)."""
     limits = {name: 0 for name in _LIMITS if name in Settings.model_fields}
+    memory = {} if context_tokens is None else {"context_tokens": context_tokens}
     return Settings(  # type: ignore[call-arg]
         _env_file=None, discord_token=DISCORD_TOKEN, openai_api_key=API_KEY, openai_base_url=base_url,
-        data_dir=data_dir, request_timeout=30.0, **limits,
+        data_dir=data_dir, request_timeout=30.0, **limits, **memory,
     )
 
 
@@ -199,13 +201,16 @@ class Discord:
         guilds = [fd.guild(f"Server{g}") for g in range(GUILDS)]
         self.channels = [fd.text_channel(guilds[c % GUILDS], f"c{c}") for c in range(channels)]
         self.members = [fd.member(guilds[c % GUILDS], f"u{c}", display_name=f"U{c}") for c in range(channels)]
-        self.waiting: dict[tuple[int, str], asyncio.Future[None]] = {}
+        self.waiting: dict[int, tuple[str, asyncio.Future[None]]] = {}  # channel → (reply awaited, done)
         forward = fd.gateway
 
         def gateway(event: str, payload: dict[str, Any]) -> None:  # every message the bot posts or edits
-            found = self.waiting.pop((int(payload["channel_id"]), payload.get("content") or ""), None)
-            if found is not None and not found.done():
-                found.set_result(None)
+            channel_id = int(payload["channel_id"])
+            awaited = self.waiting.get(channel_id)
+            if awaited is not None and finished(payload.get("content") or "", awaited[0]):
+                del self.waiting[channel_id]
+                if not awaited[1].done():
+                    awaited[1].set_result(None)
             forward(event, payload)
 
         fd.gateway = gateway
@@ -227,7 +232,7 @@ class Discord:
         if n % 20 == 0 and c == 0:
             self.prune()
         done = asyncio.get_running_loop().create_future()
-        self.waiting[(self.channels[c].id, f"echo: [U{c}] {text(c, n)}")] = done
+        self.waiting[self.channels[c].id] = (f"echo: [U{c}] {text(c, n)}", done)
         channel, member = self.channels[c], self.members[c]
         await self.fd.send_message(channel, member, text(c, n), mentions_bot=True, settle=False)
         await done
@@ -236,6 +241,13 @@ class Discord:
         """What the bot's last message in channel c shows (to explain a turn that got no reply)."""
         last = [m.content for m in self.fd.server.sent if m.channel_id == self.channels[c].id][-1:]
         return f"; the bot shows {last[0]!r}" if last else "; the bot posted nothing"
+
+
+def finished(shown: str, reply: str) -> bool:
+    """Whether a message the bot posted or edited shows the whole `reply`: alone, or followed by the bot's
+    notes (the first time a channel's history is folded into a summary, a note says so), not by the
+    cursor of a reply still streaming."""
+    return shown == reply or shown.startswith(reply + "\n")
 
 
 def text(c: int, n: int) -> str:
@@ -324,7 +336,8 @@ async def main(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             # As `python -m bot`: in Discord mode the document index opens while the bot connects.
             services = await timed_services(
-                bench_settings(Path(tmp) / "data", base_url), open_documents=args.through != "discord"
+                bench_settings(Path(tmp) / "data", base_url, args.context_tokens),
+                open_documents=args.through != "discord",
             )
             if args.through == "discord":
                 from tests.fakes.discord import FakeDiscord
@@ -424,6 +437,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--through", choices=("discord", "core"), default="discord")
     parser.add_argument("--pace", type=float, default=0.0,
                         help="a channel's least time between messages in s (default 0; 1 is Discord's limit)")
+    parser.add_argument("--context-tokens", type=int, default=None,
+                        help="the model's context (default the bot's); a small one folds channels sooner")
     parser.add_argument("--lockstep", action="store_true",
                         help="start every channel in the same instant instead of spread over one latency")
     parser.add_argument("--serve-model", type=float, default=None, help=argparse.SUPPRESS)
