@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -75,13 +76,14 @@ class StoreCore:
             self._idle.clear()
             try:
                 await db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield db
-                except BaseException:
-                    if db.in_transaction:
-                        await db.execute("ROLLBACK")
-                    raise
+                yield db
                 await db.execute("COMMIT")
+            except BaseException:
+                # A statement already sent runs in the database thread even if this coroutine is cancelled
+                # while it waits (a BEGIN, then, opens a transaction after all): the rollback goes in the
+                # same queue behind it, and ends whatever is open once it has run.
+                await db._execute(_rollback_if_open, db._conn)
+                raise
             finally:
                 self._idle.set()
 
@@ -123,3 +125,9 @@ class StoreCore:
             " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+
+def _rollback_if_open(conn: sqlite3.Connection) -> None:
+    """In the database thread: roll back the open transaction, if any."""
+    if conn.in_transaction:
+        conn.rollback()

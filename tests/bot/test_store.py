@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import aiosqlite
@@ -166,5 +167,30 @@ async def test_a_write_beside_a_failing_transaction_is_not_rolled_back_with_it(t
     results = await asyncio.gather(failing(), add(store, 5, "acknowledged"), return_exceptions=True)
     assert isinstance(results[0], RuntimeError)
     assert [t.content for t in await store.all_turns(5)] == ["acknowledged"]
+    assert await store.get_meta("half") is None
+    await store.close()
+
+
+async def test_a_transaction_cancelled_before_it_began_leaves_none_open(tmp_path: Path) -> None:
+    # A statement sent to the database thread runs there even when the coroutine that sent it is cancelled
+    # (a shutdown, a timeout): a BEGIN that ran after its coroutine was gone left a transaction open, and
+    # every later write failed with "cannot start a transaction within a transaction".
+    store = await Store(tmp_path / "db.sqlite3").open()
+
+    async def write() -> None:
+        async with store.transaction() as db:
+            await db.execute("INSERT INTO meta (key, value) VALUES ('half', 'done')")
+
+    busy = asyncio.create_task(store.db.run(lambda conn: time.sleep(0.2)))  # the thread is busy a moment
+    await asyncio.sleep(0.02)
+    task = asyncio.create_task(write())
+    await asyncio.sleep(0.02)  # its BEGIN is queued behind the busy thread
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await busy
+    await add(store, 5, "still writable")
+    await store.finish_document("nope", 0, [])  # a transaction of its own starts fine
+    assert [t.content for t in await store.all_turns(5)] == ["still writable"]
     assert await store.get_meta("half") is None
     await store.close()
