@@ -251,6 +251,16 @@ JA: dict[str, str] = {
     "✅ **{name}** replaced the earlier version: {pages}{chunks} in {seconds:.1f} s.": (
         "✅ **{name}** の以前の版を置き換えました：{pages}{chunks}（{seconds:.1f} 秒）"
     ),
+    "🔒 Only you can use these, here in our DMs.": (
+        "🔒 このファイルを使えるのはあなただけです（この DM の中で）。"
+    ),
+    "🔒 Used in this channel only (and its threads).": (
+        "🔒 このチャンネル（とそのスレッド）の中だけで使います。"
+    ),
+    "🔒 This channel is private, so these are used in it only (and its threads).": (
+        "🔒 このチャンネルは非公開のため、このチャンネル（とそのスレッド）の中だけで使います。"
+    ),
+    "📚 Used in every channel of this server.": "📚 このサーバーのすべてのチャンネルで使います。",
     "{count} pages, ": "{count} ページ、",
     "1 chunk": "1 チャンク",
     "{count} chunks": "{count} チャンク",

@@ -28,7 +28,7 @@ from bot.ui import (
     sources_embed,
 )
 from cogs.access import admit_interaction, admit_message
-from cogs.docs import parent_of
+from cogs.docs import parent_of, replies_to
 from cogs.errors import describe
 
 log = logging.getLogger(__name__)
@@ -104,10 +104,7 @@ class ChatCog(commands.Cog):
             return False
         if message.guild is None:
             return True
-        if me in message.mentions:
-            return True
-        ref = message.reference.resolved if message.reference else None
-        return isinstance(ref, discord.Message) and ref.author.id == me.id
+        return me in message.mentions or replies_to(message, me)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:

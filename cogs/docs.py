@@ -53,6 +53,48 @@ def where_of(channel: object, guild_id: int | None, user_id: int) -> Where:
     return Where(guild_id, getattr(channel, "id", user_id), user_id, parent_of(channel))
 
 
+def is_private(channel: object) -> bool:
+    """Whether some of the server can't see this channel (@everyone may not view it, or a private thread):
+    files posted there are used there only, unless the uploader says otherwise."""
+    guild = getattr(channel, "guild", None)
+    if guild is None:
+        return False  # a DM: the uploader's own space anyway
+    if isinstance(channel, discord.Thread):
+        if channel.type is discord.ChannelType.private_thread:
+            return True
+        channel = channel.parent
+    if not isinstance(channel, discord.abc.GuildChannel):
+        return True  # can't tell: the side that leaks nothing
+    return not channel.permissions_for(guild.default_role).view_channel
+
+
+def default_scope(channel: object) -> str:
+    """Where an upload is used when nobody chose: the channel if it is private, else the whole server."""
+    return "channel" if is_private(channel) else "server"
+
+
+SCOPE_LINES = {
+    "user": "🔒 Only you can use these, here in our DMs.",
+    "channel": "🔒 Used in this channel only (and its threads).",
+    "private": "🔒 This channel is private, so these are used in it only (and its threads).",
+    "server": "📚 Used in every channel of this server.",
+}
+
+
+def scope_line(where: Where, scope: str, chosen: bool, locale: object = None) -> str:
+    """Who can draw on the files just indexed, in the reader's language."""
+    kind = where.scope_key(scope)[0]
+    if kind == "channel" and not chosen:
+        kind = "private"  # the default made it so: say why
+    return t(SCOPE_LINES[kind], locale)
+
+
+def replies_to(message: discord.Message, me: object) -> bool:
+    """Whether the message replies to one of the bot's (`me`) messages."""
+    ref = message.reference.resolved if message.reference else None
+    return isinstance(ref, discord.Message) and ref.author.id == getattr(me, "id", None)
+
+
 def docs_switch_line(switch: DocsSwitch, locale: object = None) -> str:
     """Whether chat here draws on the documents, and which setting says so, in the reader's language."""
     template = (
@@ -134,8 +176,12 @@ class DocsCog(commands.Cog):
         scope: str,
         show: Throttled,
         locale: object = None,
-    ) -> str:
-        """Index each attachment independently; returns the summary to show."""
+        *,
+        chosen: bool = True,
+    ) -> list[str]:
+        """Index each attachment independently; returns the summary to show, in messages that fit Discord
+        (ten refused files explained would pass its 2000 characters). `chosen`: the uploader picked the
+        scope (else it is this channel's default)."""
         if len(attachments) > self.max_files:
             raise UserError(
                 "That's {count} files; I take at most {limit} at once. Please upload them in smaller groups.",
@@ -144,6 +190,7 @@ class DocsCog(commands.Cog):
             )
         library = await self.documents.library()
         lines = []
+        indexed = False
         for attachment in attachments:
             try:
                 library.check_size(attachment.filename, attachment.size)
@@ -164,7 +211,10 @@ class DocsCog(commands.Cog):
                     "I couldn't download this file from Discord. Please try again.", kind="download"
                 )
             lines.append(summary_line(result, attachment.filename, locale))
-        return "\n".join(lines)
+            indexed = indexed or not isinstance(result, UserError)
+        if indexed:
+            lines.append(scope_line(where, scope, chosen, locale))
+        return split_message("\n".join(lines))
 
     @docs.command(name="add", description="Add documents for the bot to answer from")
     @app_commands.describe(file="A document (txt, md, pdf, docx, html, csv or code)", scope="Who may use it")
@@ -184,10 +234,13 @@ class DocsCog(commands.Cog):
         where = where_of(interaction.channel, interaction.guild_id, interaction.user.id)
         locale = locale_of(interaction)
         show = Throttled(lambda text: interaction.edit_original_response(content=t(text, locale)))
-        summary = await self.ingest(
-            files, where, interaction.user, scope.value if scope else "server", show, locale
+        first, *more = await self.ingest(
+            files, where, interaction.user, scope.value if scope else default_scope(interaction.channel),
+            show, locale, chosen=scope is not None,
         )
-        await interaction.edit_original_response(content=summary, allowed_mentions=NO_MENTIONS)
+        await interaction.edit_original_response(content=first, allowed_mentions=NO_MENTIONS)
+        for part in more:
+            await interaction.followup.send(part, allowed_mentions=NO_MENTIONS)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -200,7 +253,7 @@ class DocsCog(commands.Cog):
             message.guild is not None
             and (await self.server.config(message.guild.id)).upload_channel == message.channel.id
         )
-        mentioned = me is not None and me in message.mentions
+        mentioned = me is not None and (me in message.mentions or replies_to(message, me))
         if not (watched or mentioned or message.guild is None):
             return
         files = [a for a in attachments if not (a.content_type or "").startswith("image/")]
@@ -216,10 +269,14 @@ class DocsCog(commands.Cog):
         status = await respond(message, t("📄 Reading your files…", locale))
         show = Throttled(lambda text: status.edit(content=t(text, locale)))
         try:
-            summary = await self.ingest(files, where, message.author, "server", show, locale)
+            first, *more = await self.ingest(
+                files, where, message.author, default_scope(message.channel), show, locale, chosen=False
+            )
         except Exception as exc:  # a bad upload must never take the listener down
-            summary = f"⚠️ {describe(exc, context='upload from a message', locale=locale)}"
-        await status.edit(content=summary, allowed_mentions=NO_MENTIONS)
+            first, more = f"⚠️ {describe(exc, context='upload from a message', locale=locale)}", []
+        await status.edit(content=first, allowed_mentions=NO_MENTIONS)
+        for part in more:
+            await message.channel.send(part, allowed_mentions=NO_MENTIONS)
 
     # --- browsing and removing --------------------------------------------------------------
 

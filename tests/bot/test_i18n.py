@@ -182,11 +182,12 @@ def test_module_constants_shown_to_users_have_japanese() -> None:
     from bot.moderation import REFUSED_INPUT, REFUSED_OUTPUT
     from bot.ui import PLACEHOLDER
     from cogs.chat import EMPTY_MENTION
-    from cogs.docs import DECIDED_BY
+    from cogs.docs import DECIDED_BY, SCOPE_LINES
     from index.query import NOTHING_FOUND
 
     constants = [TRIM_NOTE, NO_VISION_NOTE, SUPPORTED_TYPES, NOTHING_STORED, REFUSED_INPUT, REFUSED_OUTPUT]
     constants += [PLACEHOLDER, EMPTY_MENTION, NOTHING_FOUND, NO_DOCS_NOTE, *DECIDED_BY.values()]
+    constants += list(SCOPE_LINES.values())
     constants += [text for _, text in SUMMARY_LINES + DONE_LINES]
     assert [c for c in constants if c not in JA] == []
 

@@ -12,6 +12,7 @@ from tests.fakes.discord import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 from tests.index.builders import make_pdf
 
+SALARIES = b"# Pay\n\nBob earns 50000 a year; the salary review is in April.\n"
 HANDBOOK = b"# Handbook\n\n## Holidays\nEvery employee gets twenty-eight paid holiday days per year.\n"
 
 
@@ -164,6 +165,52 @@ async def test_files_on_a_mention_where_the_bot_cannot_read_history(fd: FakeDisc
     assert "✅ **handbook.md** indexed" in status.content and "message_reference" not in status.payload
 
 
+def private_channel(fd: FakeDiscord, world: dict, name: str = "hr-private") -> object:
+    guild = world["guild"]
+    hidden = {guild.default_role: discord.PermissionOverwrite(view_channel=False),
+              world["ann"]: discord.PermissionOverwrite(view_channel=True),
+              guild.me: discord.PermissionOverwrite(view_channel=True)}
+    return fd.text_channel(guild, name, overwrites=hidden)
+
+
+async def test_files_posted_in_a_private_channel_stay_in_it(fd: FakeDiscord, world: dict) -> None:
+    hr = private_channel(fd, world)
+    await fd.send_message(hr, world["ann"], "salaries", mentions_bot=True, attachments=[("pay.md", SALARIES)])
+    status = next(m for m in fd.sent(hr) if "pay.md" in m.content)
+    assert "✅ **pay.md** indexed" in status.content
+    assert "🔒 This channel is private, so these are used in it only" in status.content
+    elsewhere = await fd.slash("ask", {"question": "Bob salary"}, user=world["bob"], channel=world["random"])
+    assert "couldn't find anything" in elsewhere.original.content and not elsewhere.original.embeds
+    inside = await fd.slash("ask", {"question": "Bob salary"}, user=world["ann"], channel=hr)
+    assert inside.original.embeds  # cited where it was posted
+
+
+async def test_docs_add_scope_defaults_to_a_private_channel_and_says_so(fd: FakeDiscord, world: dict) -> None:
+    hr = private_channel(fd, world)
+    world["hr"] = hr
+    kept = await docs_add(fd, world, {"file": ("pay.md", SALARIES)}, channel="hr")
+    assert "🔒 This channel is private" in kept.last.content
+    shared = await docs_add(fd, world, {"file": ("handbook.md", HANDBOOK)}, channel="hr", scope="server")
+    assert "📚 Used in every channel of this server." in shared.last.content
+    public = await docs_add(fd, world, {"file": ("notes.md", b"# Notes\nThe office opens at nine.\n")})
+    assert "📚 Used in every channel of this server." in public.last.content
+    ja = await fd.slash(
+        "docs add", {"file": ("more.md", b"# More\nLunch is at noon.\n")}, user=world["ann"],
+        channel=hr, locale="ja",
+    )
+    assert "🔒 このチャンネルは非公開のため" in ja.last.content
+
+
+async def test_a_file_in_reply_to_the_bot_is_indexed(fd: FakeDiscord, world: dict) -> None:
+    await fd.send_message(world["general"], world["ann"], "hello", mentions_bot=True)
+    answer = fd.last_sent(world["general"])
+    await fd.send_message(
+        world["general"], world["ann"], "", reply_to=answer, ping_reply=False,
+        attachments=[("handbook.md", HANDBOOK)],
+    )
+    assert "✅ **handbook.md** indexed" in fd.last_sent(world["general"]).content
+
+
 async def test_too_many_files_at_once(fd: FakeDiscord, world: dict) -> None:
     files = [(f"f{i}.txt", f"file number {i} text".encode()) for i in range(5)]
     await fd.send_message(
@@ -197,3 +244,20 @@ async def test_ask_when_the_provider_is_down_replaces_thinking(
     )
     assert "problem on its side" in rec.original.content
     assert not rec.original.loading
+
+
+async def test_a_long_upload_summary_is_split_not_stuck(settings, fake_ai: FakeOpenAI) -> None:
+    # Ten refused files explained pass Discord's 2000 characters: the status was left on "Reading…".
+    ten = make_settings(settings.data_dir, fake_ai.base_url, max_files_per_upload=10)
+    services = await Services.create(ten)
+    fd = await FakeDiscord(TeamBot(services, sync_commands=False)).start()
+    guild = fd.guild("Team")
+    general = fd.text_channel(guild, "general")
+    ann = fd.member(guild, "ann", display_name="Ann")
+    files = [(f"report-{i:02d}-" + "x" * 60 + ".exe", b"MZ\x90\x00" + bytes(200)) for i in range(10)]
+    await fd.send_message(general, ann, "", mentions_bot=True, attachments=files)
+    shown = [m.content for m in fd.sent(general)]
+    assert all(len(c) <= 2000 for c in shown) and not any("Reading" in c for c in shown)
+    assert sum(c.count("⚠️ **report-") for c in shown) == 10
+    fd.assert_clean()
+    await fd.close()
