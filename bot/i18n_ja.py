@@ -279,9 +279,14 @@ JA: dict[str, str] = {
     ),
     "Removed **{name}**.": "**{name}** を削除しました。",
     "Documents here ({count})": "このチャンネルのドキュメント（{count} 件）",
-    "**{name}** · {kind} · {kb:.0f} KB · {chunks} chunks · {scope} · added by {uploader} {when}": (
-        "**{name}** · {kind} · {kb:.0f} KB · {chunks} チャンク · {scope} · {uploader} さんが追加 {when}"
+    "**{name}** · {kind} · {size} · {chunks} · {scope} · added by {uploader} {when}": (
+        "**{name}** · {kind} · {size} · {chunks} · {scope} · {uploader} さんが追加 {when}"
     ),
+    "{kb:.0f} KB": "{kb:.0f} KB",
+    "<1 KB": "1 KB 未満",
+    "…and {count} more.": "…ほか {count} 件。",
+    "page {page}": "{page} ページ",
+    "lines {lines}": "{lines} 行目",
     "server": "サーバー",
     "channel": "チャンネル",
     "user": "個人",

@@ -313,7 +313,7 @@ def sources_embed(sources: Sequence[Source], locale: object = None) -> discord.E
     """The sources of an answer, numbered like its citations: file, page or section, and an excerpt."""
     embed = discord.Embed(title=t("Sources", locale), colour=discord.Colour.blurple())
     for s in sources[:10]:
-        where = f" — {s.location}" if s.location else ""
+        where = f" — {t(s.location, locale)}" if s.location else ""
         embed.add_field(
             name=truncate(f"[{s.number}] {s.filename}{where}", 250), value=s.excerpt or "…", inline=False
         )

@@ -129,12 +129,12 @@ def docs_embed(docs: Sequence, locale: object = None) -> discord.Embed:
     )
     lines = [
         t(
-            "**{name}** · {kind} · {kb:.0f} KB · {chunks} chunks · {scope} · added by {uploader} {when}",
+            "**{name}** · {kind} · {size} · {chunks} · {scope} · added by {uploader} {when}",
             locale,
             name=d.name,
             kind=d.kind,
-            kb=d.size / 1024,
-            chunks=d.chunks,
+            size=Msg("{kb:.0f} KB", kb=d.size / 1024) if d.size >= 1024 else Msg("<1 KB"),
+            chunks=Msg("1 chunk") if d.chunks == 1 else Msg("{count} chunks", count=d.chunks),
             scope=Msg(d.scope),
             uploader=d.uploader_name,
             when=f"<t:{int(d.created_at)}:d>",
@@ -142,8 +142,22 @@ def docs_embed(docs: Sequence, locale: object = None) -> discord.Embed:
         for d in docs
     ]
     empty = t("No documents yet: add some with `/docs add`.", locale)
-    embed.description = truncate("\n".join(lines), 4000) if lines else empty
+    embed.description = whole_lines(lines, 4000, locale) if lines else empty
     return embed
+
+
+def whole_lines(lines: Sequence[str], limit: int, locale: object = None) -> str:
+    """As many whole lines as fit in `limit` characters, then how many were left out."""
+    shown: list[str] = []
+    used = 0
+    for i, line in enumerate(lines):
+        left = len(lines) - i - 1  # after this one: room is kept to say how many didn't fit
+        room = limit - (len(t("…and {count} more.", locale, count=left)) + 1 if left else 0)
+        if used + len(line) > room:
+            return "\n".join([*shown, t("…and {count} more.", locale, count=left + 1)])
+        shown.append(line)
+        used += len(line) + 1
+    return "\n".join(shown)
 
 
 class DocsCog(commands.Cog):
@@ -333,9 +347,11 @@ class DocsCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         where = where_of(interaction.channel, interaction.guild_id, interaction.user.id)
         wanted = current.casefold()
+        locale = locale_of(interaction)
         docs = [d for d in await self.documents.visible(where) if wanted in d.name.casefold()]
         return [
-            app_commands.Choice(name=truncate(f"{d.name} ({d.scope})", 100), value=d.id) for d in docs[:25]
+            app_commands.Choice(name=truncate(f"{d.name} ({t(d.scope, locale)})", 100), value=d.id)
+            for d in docs[:25]
         ]
 
     # --- asking -----------------------------------------------------------------------------

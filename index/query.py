@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bot.i18n import Msg
 from bot.llm import LLM, Who
 from bot.text import strip_reasoning, truncate
 from bot.tokens import count_tokens
@@ -76,11 +77,11 @@ def location_of(node: TextNode) -> str:
     """Where a chunk sits in its file: page or section."""
     meta = node.metadata
     if meta.get("page"):
-        return f"page {meta['page']}"
+        return Msg("page {page}", page=meta["page"])  # English to the model, the reader's language shown
     if meta.get("section"):
         return str(meta["section"])
     if meta.get("lines"):
-        return f"lines {meta['lines']}"
+        return Msg("lines {lines}", lines=meta["lines"])
     return ""
 
 

@@ -6,7 +6,12 @@ import discord
 import pytest
 
 from bot.app import TeamBot
+from bot.i18n import Msg
 from bot.services import Services
+from bot.store import DocumentRecord
+from bot.ui import sources_embed
+from cogs.docs import docs_embed
+from index.query import Source, chat_sources_prompt
 from tests.conftest import make_settings
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
@@ -116,6 +121,10 @@ async def test_list_and_remove_with_autocomplete(fd: FakeDiscord, world: dict) -
         "docs remove", "document", "hand", user=world["bob"], channel=world["general"]
     )
     assert [c.name for c in choices] == ["handbook.md (server)"]
+    ja = await fd.autocomplete(
+        "docs remove", "document", "hand", user=world["bob"], channel=world["general"], locale="ja"
+    )
+    assert [c.name for c in ja] == ["handbook.md (サーバー)"]
     refused = await fd.slash(
         "docs remove", {"document": choices[0].value}, user=world["bob"], channel=world["general"]
     )
@@ -261,3 +270,37 @@ async def test_a_long_upload_summary_is_split_not_stuck(settings, fake_ai: FakeO
     assert sum(c.count("⚠️ **report-") for c in shown) == 10
     fd.assert_clean()
     await fd.close()
+
+
+def record(i: int, size: int, chunks: int) -> DocumentRecord:
+    return DocumentRecord(
+        f"id{i}", "1", "server", "server:1", 1, None, f"report-{i:02d}.md", "markdown", size, "0" * 64,
+        None, chunks, 7, "Ann", "ready", 1_700_000_000.0,
+    )
+
+
+def test_a_long_document_list_shows_whole_lines_and_says_how_many_more() -> None:
+    docs = [record(i, 300 + i * 5000, 1 + i % 3) for i in range(60)]
+    text = docs_embed(docs).description
+    lines = text.split("\n")
+    shown = [line for line in lines if line.startswith("**report-")]
+    assert len(text) <= 4000 and 30 < len(shown) < 60
+    assert all(line.endswith(":d>") for line in shown)  # no line cut inside its timestamp
+    assert lines[-1] == f"…and {60 - len(shown)} more."
+    assert "· <1 KB · 1 chunk ·" in shown[0] and "· 5 KB · 2 chunks ·" in shown[1]
+    ja = docs_embed(docs, "ja").description
+    assert "· 1 KB 未満 · 1 チャンク ·" in ja and ja.split("\n")[-1].startswith("…ほか ")
+
+
+def test_sources_show_pages_and_lines_in_the_readers_language() -> None:
+    sources = [
+        Source(1, "a", "manual.pdf", Msg("page {page}", page=2), "excerpt", "text"),
+        Source(2, "b", "app.py", Msg("lines {lines}", lines="10-20"), "excerpt", "text"),
+    ]
+    assert [f.name for f in sources_embed(sources).fields] == [
+        "[1] manual.pdf — page 2", "[2] app.py — lines 10-20"
+    ]
+    assert [f.name for f in sources_embed(sources, "ja").fields] == [
+        "[1] manual.pdf — 2 ページ", "[2] app.py — 10-20 行目"
+    ]
+    assert chat_sources_prompt(sources).count("(page 2)") == 1  # the model reads them in English
