@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,25 +66,54 @@ class Library:
         self.embed_tokens = embed_tokens
         self.worker = worker or ParseWorker()
         self._embed_slots = asyncio.Semaphore(EMBED_CONCURRENCY)
-        self._scope_locks: dict[str, asyncio.Lock] = {}
+        # Per (kind, scope key, name or content hash); entries live while someone holds or awaits them.
+        self._locks: dict[tuple[str, str, str], tuple[asyncio.Lock, int]] = {}
 
     def check_size(self, filename: str, size: int) -> None:
         """Refuse a file over the size limit before downloading it."""
         if size > self.max_bytes:
             raise too_large(safe_filename(filename), size, self.max_bytes)
 
+    @contextlib.asynccontextmanager
+    async def _locked(self, *keys: tuple[str, str, str]) -> AsyncIterator[None]:
+        """Hold the locks for these keys, taken in the order given (callers always name a document's
+        name before its content hash, so two holders never wait on each other)."""
+        async with contextlib.AsyncExitStack() as stack:
+            for key in keys:
+                lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+                self._locks[key] = (lock, users + 1)
+                stack.callback(self._release, key)
+                await stack.enter_async_context(lock)
+            yield
+
+    def _release(self, key: tuple[str, str, str]) -> None:
+        lock, users = self._locks[key]
+        if users > 1:
+            self._locks[key] = (lock, users - 1)
+        else:
+            del self._locks[key]
+
     async def recover(self) -> int:
-        """Finish or undo ingests cut off by a crash; returns how many were found."""
+        """Finish or undo ingests cut off by a crash, and drop chunks whose record is gone (a crash after
+        a replacement committed but before the old version's chunks were deleted); returns how many
+        unfinished ingests were found."""
         unfinished = await self.store.unfinished_documents()
         for doc in unfinished:
             chunks = await asyncio.to_thread(self.vectors.chunk_count, doc.id)
-            if chunks:  # the index committed; only the record's last step was lost
+            if chunks:  # the new version's chunks are all in; only the record's last step was lost
                 replaced = [
                     d.id for d in await self.store.documents([doc.scope_key], name=doc.name) if d.id != doc.id
                 ]
                 await self.store.finish_document(doc.id, chunks, replaced)
+                await self._drop_chunks(replaced)
             else:
                 await self.store.delete_document(doc.id)
+        # Records are written before their chunks and deleted after them, so chunks with no record are
+        # left over, never an ingest in flight.
+        for doc_id in await asyncio.to_thread(self.vectors.doc_ids):
+            if await self.store.document(doc_id) is None:
+                log.info("dropping the chunks of document %s, which has no record", doc_id)
+                await asyncio.to_thread(self.vectors.delete_document, doc_id)
         return len(unfinished)
 
     async def add(
@@ -103,8 +133,9 @@ class Library:
         scope, key = where.scope_key(scope)
         self.check_size(name, len(data))
         digest = hashlib.sha256(data).hexdigest()
-        lock = self._scope_locks.setdefault(f"{key}/{name}", asyncio.Lock())
-        async with lock:
+        # By name, so one name's versions replace each other in order; by content, so the same bytes under
+        # two names at once are indexed once, like one after the other.
+        async with self._locked(("name", key, name), ("sha256", key, digest)):
             same = await self.store.documents([key], sha256=digest)
             if same:
                 return AddResult(name, "unchanged", same[0])
@@ -158,15 +189,34 @@ class Library:
             try:
                 who = Who(where.guild_id, uploader_id, "documents")
                 nodes = await self._embed(prepared, who, name, progress)
-                await asyncio.to_thread(self.vectors.replace_document, old, nodes)
-                await self.store.finish_document(doc_id, len(nodes), old)
             except BaseException:
-                # A failed upload leaves no trace; the vectors were not written or were written whole.
+                # A failed upload leaves no trace; nothing was written to the index yet.
                 await asyncio.shield(self._undo(doc_id))
                 raise
+            await _settled(asyncio.create_task(self._commit(doc_id, nodes, old)))
         done = await self.store.document(doc_id)
         assert done is not None
         return AddResult(name, "replaced" if old else "indexed", done, time.monotonic() - started)
+
+    async def _commit(self, doc_id: str, nodes: list[TextNode], old: list[str]) -> None:
+        """Put a new version in place of the old ones. The new chunks go in beside the old; the record
+        switch (new ready, old records gone, one transaction) is the commit point; only then are the old
+        chunks deleted. A failure before the switch leaves the old version whole, after it the new."""
+        try:
+            await asyncio.to_thread(self.vectors.replace_document, [], nodes)
+            await self.store.finish_document(doc_id, len(nodes), old)
+        except BaseException:
+            await self._undo(doc_id)
+            raise
+        await self._drop_chunks(old)
+
+    async def _drop_chunks(self, doc_ids: list[str]) -> None:
+        """Delete replaced versions' chunks; on failure they wait, unlisted, for the next `recover`."""
+        for doc_id in doc_ids:
+            try:
+                await asyncio.to_thread(self.vectors.delete_document, doc_id)
+            except Exception:
+                log.exception("could not delete the replaced document %s's chunks; recover() will", doc_id)
 
     async def _undo(self, doc_id: str) -> None:
         try:
@@ -241,7 +291,7 @@ class Library:
         """Remove every document a user uploaded, vectors first so no chunk outlives its record."""
         removed = []
         for doc in await self.uploaded_by(user_id):
-            async with self._scope_locks.setdefault(f"{doc.scope_key}/{doc.name}", asyncio.Lock()):
+            async with self._locked(("name", doc.scope_key, doc.name)):
                 await asyncio.to_thread(self.vectors.delete_document, doc.id)
                 await self.store.delete_document(doc.id)
             removed.append(doc)
@@ -256,6 +306,22 @@ def _mean(windows: list[tuple[int, list[float]]]) -> list[float]:
     matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
     mean = np.asarray([weight for weight, _ in windows], dtype=np.float64) @ matrix
     return (mean / max(float(np.linalg.norm(mean)), 1e-12)).tolist()
+
+
+async def _settled(task: asyncio.Task[None]) -> None:
+    """Await a task that must not be left half-done: a cancellation waits for it to finish (the caller
+    holds the locks its writes rely on), then is raised; otherwise the task's outcome is."""
+    cancelled: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.wait([task])
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+    if cancelled is not None:
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("a cancelled upload's commit failed and was undone", exc_info=task.exception())
+        raise cancelled
+    await task
 
 
 async def _say(progress: Progress | None, text: str) -> None:

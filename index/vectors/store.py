@@ -224,6 +224,12 @@ class VectorStore(BasePydanticVectorStore):
             row = self._reader().execute("SELECT count(*) FROM chunks WHERE doc_id = ?", (doc_id,)).fetchone()
         return int(row[0])
 
+    def doc_ids(self) -> set[str]:
+        """The id of every document with chunks in the index."""
+        with self._in_use():
+            rows = self._reader().execute("SELECT DISTINCT doc_id FROM chunks").fetchall()
+        return {str(row[0]) for row in rows}
+
     def search(
         self, shard: str, allowed_scopes: Iterable[str], query_vector: Sequence[float] | np.ndarray, k: int
     ) -> list[tuple[TextNode, float]]:
