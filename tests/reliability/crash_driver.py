@@ -3,9 +3,9 @@
     python -m tests.reliability.crash_driver RUN [SECONDS]
 
 Reads its settings from the environment (DATA_DIR, OPENAI_BASE_URL, OPENAI_API_KEY, ...), builds Services
-on DATA_DIR, prints `STARTING`, runs `Services.start()` (the crash recovery), prints `READY`, then drives
-chat turns in 50 channels at once and document ingests through `Library.add`, printing one line per
-acknowledged step:
+on DATA_DIR, prints `STARTING`, runs `Services.start()` (the crash recovery) while the document parse worker
+warms up, prints `READY`, then drives chat turns in 50 channels at once and document ingests through
+`Library.add`, printing one line per acknowledged step:
 
     ACK <channel> <run> <n>           after ChatService.reply() returned: the reply was "sent"
     DOCSTART <name> <marker>          before Library.add()
@@ -17,6 +17,7 @@ It stops by itself after SECONDS (default 60) and at most MAX_TURNS turns per ch
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import sys
 import time
@@ -61,10 +62,16 @@ def doc_marker(run: int, k: int) -> str:
 
 
 def doc_text(run: int, k: int, paragraphs: int) -> str:
-    """A Markdown document: a short first section with the marker sentence, then paragraphs of filler."""
+    """A Markdown document: a first section with the marker sentence, paragraphs of filler, an end word."""
     rng = random.Random(run * 100_003 + k)
     body = [" ".join(rng.choice(_FILLER) for _ in range(60)) + "." for _ in range(paragraphs)]
-    return f"# Notes {k}\n\n{marker_sentence(run, k)}\n\n## Details\n\n" + "\n\n".join(body)
+    end = f"That is all, {doc_end(run, k)}."
+    return f"# Notes {k}\n\n{marker_sentence(run, k)}\n\n## Details\n\n" + "\n\n".join([*body, end])
+
+
+def doc_end(run: int, k: int) -> str:
+    """The word of document k's last sentence: found only if the whole document was indexed."""
+    return f"zend{run}x{k}q"
 
 
 def marker_sentence(run: int, k: int) -> str:
@@ -120,7 +127,12 @@ async def main(run: int, seconds: float) -> None:
     services = await Services.create(settings)
     try:
         say("STARTING")
+        # The parse worker's first start imports the parsers: seconds, and several more under the chat load.
+        # Warmed up during the recovery, it lets documents be indexed (and cut off) from the load's first
+        # second, so that the test's kills can land after an acknowledged document or in the middle of one.
+        warm = asyncio.create_task(services.library.worker.run("warm-up", os.getpid))
         await services.start()
+        await warm
         say("READY")
         deadline = time.monotonic() + seconds
         await asyncio.gather(

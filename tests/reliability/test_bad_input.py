@@ -3,6 +3,7 @@ refused files leave the database and the index as they were, and nothing pings a
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import unicodedata
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,7 @@ import pytest
 from bot.services import Services
 from index.library import Where
 from tests.fakes.discord import FakeDiscord
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI, message_text
 from tests.reliability.conftest import everything_shown, final_text, leaked_secrets
 from tests.reliability.corpus import CORPUS, IMAGE_BOMB, Upload
 
@@ -129,14 +130,30 @@ def no_pings(fd: FakeDiscord) -> None:
         assert message.allowed_mentions is None or not message.allowed_mentions.get("parse"), message.content
 
 
-async def test_a_4000_character_paste_in_the_code_box(rfd: FakeDiscord, world: dict) -> None:
-    code = "\n".join(f"total_{i} = compute({i}) + offset  # step {i}" for i in range(200))[:4000]
-    assert len(code) == 4000
+async def test_a_4000_character_paste_in_the_code_box(
+    rfd: FakeDiscord, world: dict, fake_ai: FakeOpenAI
+) -> None:
+    lines = [f"total_{i} = compute({i}) + offset  # step {i}" for i in range(200)]
+    whole = "\n".join(lines)
+    code = whole[:4000]  # what the 4000-character modal box lets through
+    assert len(code) == 4000 and len(whole) > 4000
+    last = code.rsplit("\n", 1)[1]  # the last (partial) line of the paste
+    cut = whole[4000:].split("\n", 2)[1]  # the first whole line the box cut off
+    assert last and cut and cut not in code
+    answer = "This code sums compute() results step by step (mkcodeanswer)."
+    fake_ai.reply_with(answer)
     await rfd.slash("code explain", {}, user=world["alice"], channel=world["general"])
     rec = await rfd.submit_modal({"Code": code})
+    requests = fake_ai.requests_to("/chat/completions")
+    assert len(requests) == 1, len(requests)
+    prompt = "\n".join(message_text(m.get("content")) for m in requests[0].json["messages"])
+    # The code goes with line numbers ("94 | code"); without them it must be the paste, all 4000 characters.
+    sent = re.sub(r"(?m)^ *\d+ \| ", "", prompt)
+    assert code in sent, "the model did not get the whole 4000-character paste"
+    assert f"{len(code.splitlines())} | {last}\n" in prompt, "the paste's last line is not the last one sent"
+    assert cut not in prompt and code[-100:] in sent, "the model got more or less than the paste"
     shown = final_text(rec) + "".join(f.data.decode() for m in rec.messages for f in m.files)
-    assert "compute(199)" in shown or "compute(1" in shown, shown[:300]
-    assert not shown.startswith("⚠️")
+    assert not shown.startswith("⚠️") and "mkcodeanswer" in shown, shown[:300]
     no_pings(rfd)
 
 

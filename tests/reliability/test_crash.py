@@ -45,7 +45,13 @@ class Journal:
     acks: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     docs: dict[str, str] = field(default_factory=dict)  # name → doc id, last acknowledged
     handbook: list[tuple[str, bool]] = field(default_factory=list)  # (marker, acknowledged) in order
+    started: dict[str, str] = field(default_factory=dict)  # marker → name, every ingest begun
+    finished: set[str] = field(default_factory=set)  # markers of the ingests acknowledged
     output: list[str] = field(default_factory=list)
+
+    def cut_off(self) -> dict[str, str]:
+        """The ingests begun but never acknowledged (read after a kill: cut off by it), marker → name."""
+        return {marker: name for marker, name in self.started.items() if marker not in self.finished}
 
     def read(self, line: str) -> None:
         """Take one output line into account."""
@@ -53,10 +59,13 @@ class Journal:
         parts = line.split()
         if parts[:1] == ["ACK"]:
             self.acks.setdefault(int(parts[1]), []).append((int(parts[2]), int(parts[3])))
-        elif parts[:1] == ["DOCSTART"] and parts[1] == driver.HANDBOOK:
-            self.handbook.append((parts[2], False))
+        elif parts[:1] == ["DOCSTART"]:
+            self.started[parts[2]] = parts[1]
+            if parts[1] == driver.HANDBOOK:
+                self.handbook.append((parts[2], False))
         elif parts[:1] == ["DOC"]:
             self.docs[parts[1]] = parts[2]
+            self.finished.add(parts[3])
             if parts[1] == driver.HANDBOOK:
                 self.handbook[-1] = (parts[3], True)
 
@@ -84,17 +93,28 @@ def driver_env(data_dir: Path, base_url: str) -> dict[str, str]:
     return env
 
 
+def kill_mode(run: int) -> str:
+    """Where run number `run` is killed, in turn: under load, in the recovery, in the middle of an ingest."""
+    return ("load", "recovery", "ingest", "load")[run % 4]
+
+
 async def run_and_kill(run: int, env: dict[str, str], rng: random.Random, journal: Journal) -> str:
-    """Start the driver, SIGKILL it at a random moment, collect what it acknowledged; says when it died."""
+    """Start the driver, SIGKILL it at a random moment, collect what it acknowledged; says when it died.
+
+    "load": 0.5-3 s after READY. "recovery": at STARTING. "ingest": once this run has had a document
+    acknowledged, 20-300 ms after the next ingest begins (an ingest takes 50-500 ms: parse, record, embed,
+    index, mark ready), so the kill lands inside it.
+    """
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.reliability.crash_driver", str(run), "60",
         cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None and proc.stderr is not None
-    early = run % 4 == 1  # every fourth kill lands in start-up, most likely in the recovery itself
+    mode = kill_mode(run)  # every fourth kill lands in start-up, most likely in the recovery itself
     spawned = time.monotonic()
     kill_at: float | None = None
     when = "start-up"
+    acknowledged = False  # a document of this run, in "ingest" mode
     while True:
         limit = (kill_at if kill_at is not None else spawned + READY_WITHIN) - time.monotonic()
         try:
@@ -104,11 +124,15 @@ async def run_and_kill(run: int, env: dict[str, str], rng: random.Random, journa
         if not line:
             raise AssertionError(f"driver exited early: {(await proc.stderr.read()).decode()[-3000:]}")
         journal.read(line.decode().strip())
-        if line == b"STARTING\n" and early:
+        if line == b"STARTING\n" and mode == "recovery":
             when = "recovery"
             break  # at once: recovering a cut-off ingest or two takes milliseconds
-        if line == b"READY\n" and kill_at is None:
+        if line == b"READY\n" and mode == "load":
             kill_at, when = time.monotonic() + rng.uniform(0.5, 3.0), "load"
+        if mode == "ingest" and kill_at is None:
+            acknowledged = acknowledged or line.startswith(b"DOC ")
+            if acknowledged and line.startswith(b"DOCSTART "):
+                kill_at, when = time.monotonic() + rng.uniform(0.02, 0.3), "ingest"
     proc.send_signal(signal.SIGKILL)
     rest, errors = await proc.communicate()
     for line in rest.decode().splitlines(keepends=True):
@@ -163,8 +187,19 @@ async def check_chat(services: Services, journal: Journal) -> int:
     return total
 
 
-async def check_documents(services: Services, data_dir: Path, journal: Journal) -> int:
-    """Every document is ready with all its chunks and answers a query; nothing half-indexed remains."""
+@dataclass
+class DocumentsChecked:
+    """What check_documents looked at."""
+
+    documents: int = 0  # records, all ready, whole and answering queries
+    acknowledged: int = 0  # of them, acknowledged as indexed by the driver
+    complete: set[str] = field(default_factory=set)  # markers of cut-off ingests found whole
+    absent: set[str] = field(default_factory=set)  # markers of cut-off ingests found without a trace
+
+
+async def check_documents(services: Services, data_dir: Path, journal: Journal) -> DocumentsChecked:
+    """Every document is ready with all its chunks and answers a query; nothing half-indexed remains; every
+    ingest the kills cut off is either whole or has left nothing behind."""
     store, vectors = services.store, services.vectors
     docs = await store.documents([KEY], status=None)
     assert all(d.status == "ready" for d in docs), [(d.name, d.status) for d in docs]
@@ -175,19 +210,41 @@ async def check_documents(services: Services, data_dir: Path, journal: Journal) 
         if name != driver.HANDBOOK:
             assert name in by_name and by_name[name].id == doc_id, f"acknowledged {name} is gone"
     handbook = handbook_marker(services, by_name.get(driver.HANDBOOK), journal)
+    markers = {}
     for doc in docs:
-        if doc.name == driver.HANDBOOK:
-            marker = handbook
-        else:
-            run, k = (int(x) for x in re.findall(r"\d+", doc.name))
-            marker = driver.doc_marker(run, k)
+        marker = handbook if doc.name == driver.HANDBOOK else driver.doc_marker(*name_numbers(doc.name))
+        markers[doc.id] = marker
         found = vectors.keyword_search(SHARD, [KEY], marker, 5)
         hits = [node for node, _ in found if node.metadata["doc_id"] == doc.id]
         assert hits, f"{doc.name}: keyword search misses it"
         # The fake embeds a text the same way every time: the chunk's own text must find it first.
         near = vectors.search(SHARD, [KEY], embed_text(hits[0].get_content(MetadataMode.EMBED), 512), 3)
         assert doc.id in {n.metadata["doc_id"] for n, _ in near}, f"{doc.name}: vector search misses it"
-    return len(docs)
+        # Its last sentence is indexed too: the document is whole, not cut after its first chunks.
+        assert doc.id in found_by_keyword(services, end_word(marker)), f"{doc.name}: its end is missing"
+    checked = DocumentsChecked(len(docs), sum(name in by_name for name in journal.docs))
+    present = set(markers.values())
+    for marker, name in journal.cut_off().items():
+        if marker in present:  # whole: checked above like every document
+            checked.complete.add(marker)
+        else:  # absent: not one chunk of it anywhere
+            assert not found_by_keyword(services, marker) | found_by_keyword(services, end_word(marker)), (
+                f"cut-off ingest of {name} ({marker}) left chunks behind"
+            )
+            checked.absent.add(marker)
+    return checked
+
+
+def name_numbers(name: str) -> tuple[int, int]:
+    """The run and the number k of a document named doc-<run>-<k>.md."""
+    run, k = (int(x) for x in re.findall(r"\d+", name))
+    return run, k
+
+
+def end_word(marker: str) -> str:
+    """The end word of the document whose marker word this is."""
+    run, k = (int(x) for x in re.findall(r"\d+", marker))
+    return driver.doc_end(run, k)
 
 
 def found_by_keyword(services: Services, word: str) -> set[str]:
@@ -207,7 +264,7 @@ def handbook_marker(services: Services, record: DocumentRecord | None, journal: 
     return journal.handbook[survivors[0]][0]
 
 
-async def verify(data_dir: Path, base_url: str, journal: Journal) -> tuple[int, int, int]:
+async def verify(data_dir: Path, base_url: str, journal: Journal) -> tuple[int, int, DocumentsChecked]:
     """Restart on DATA_DIR like the bot does and check everything; returns (recovered, turns, documents)."""
     for path in (data_dir / "teambot.sqlite3", data_dir / "index" / "chunks.sqlite3"):
         if path.exists():
@@ -233,6 +290,9 @@ async def test_sigkill_at_random_moments_loses_nothing_acknowledged(
     rng = random.Random(SEED)
     journal = Journal()
     report = []
+    complete: set[str] = set()
+    absent: set[str] = set()
+    acknowledged = recovered = 0
     for run in range(KILLS):
         when = await run_and_kill(run, env, rng, journal)
         # A restart on a copy is checked; the next run restarts on the original and recovers it itself,
@@ -240,10 +300,23 @@ async def test_sigkill_at_random_moments_loses_nothing_acknowledged(
         copy = tmp_path / "check"
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(data_dir, copy)
-        interrupted, turns, documents = await verify(copy, provider.base_url, journal)
+        interrupted, turns, docs = await verify(copy, provider.base_url, journal)
         acked = sum(len(a) for a in journal.acks.values())
+        complete |= docs.complete
+        absent |= docs.absent
+        acknowledged = max(acknowledged, docs.acknowledged)
+        recovered += interrupted
         report.append(f"kill {run + 1} in {when}: {acked} turns acknowledged so far, {turns} stored, "
-                      f"{documents} documents, {interrupted} cut-off ingests recovered")
+                      f"{docs.documents} documents ({docs.acknowledged} acknowledged), "
+                      f"{len(docs.complete)} cut-off ingests whole and {len(docs.absent)} absent, "
+                      f"{interrupted} left to recover")
     print("\n" + "\n".join(report))
+    print(f"over the run: {acknowledged} acknowledged documents checked, {len(complete)} cut-off ingests "
+          f"found whole and {len(absent)} absent, {recovered} half-done ingests recovered")
     assert sum(len(a) for a in journal.acks.values()) > 0, "the driver never got going"
+    assert acknowledged > 0, "no acknowledged document was ever checked"
+    if any(kill_mode(run) == "ingest" for run in range(KILLS)):
+        assert complete | absent, "no kill cut an ingest off"
+    if KILLS >= 10:  # the full run: some kill landed after an ingest wrote its record and before it was done
+        assert recovered > 0, "no kill cut an ingest off half-way"
     assert not leaked_secrets(journal.output)

@@ -73,8 +73,11 @@ class Ledger:
 
 
 def answer_from_sources(body: dict[str, Any]) -> str:
-    """The fake model: /ask answers quote their sources (so a leak would show); chat echoes."""
+    """The fake model: /ask answers quote their sources and summaries list the marker words they were
+    given (so a leak would show); chat echoes."""
     last = message_text(body["messages"][-1].get("content"))
+    if "Summary so far:" in last:  # short, so that the summary's length limit cuts none of them
+        return "Talked about: " + " ".join(dict.fromkeys(_MARKER.findall(last)))
     if "Question:" in last:
         return last.rsplit("Question:", 1)[0].strip() + " [1][2]"
     return "echo: " + last
@@ -185,14 +188,17 @@ async def test_no_marker_ever_crosses_its_scope(
         await chat(fd, ledger, place, rng)
     done = Counter([await step(fd, fake_ai, ledger, places, rng) for _ in range(STEPS)])
     assert done["ask+"] > STEPS // 10, f"too few questions found sources to test: {done}"
-    summaries = 0
+    summaries = with_markers = 0
     for place in places:
         state = await services.store.channel_state(place.channel.id)
         summaries += bool(state.summary)
+        with_markers += bool(_MARKER.search(state.summary or ""))
         assert not ledger.foreign(place, [state.summary]), f"summary of {place.name} holds another scope"
+    assert summaries > 0, "no channel folded its turns into a summary: the summary check checked nothing"
+    assert with_markers > 0, "no summary holds a marker word: the summary check checked nothing"
     assert not leaked_secrets(everything_shown(fd)) and not leaked_secrets(all_logs.lines)
     print(f"\n{STEPS} steps over {len(places)} places ({dict(done)}), {len(ledger.owner)} markers, "
-          f"{summaries} channels with a summary")
+          f"{summaries} channels with a summary ({with_markers} holding marker words)")
 
 
 async def test_instructions_inside_a_document_stay_data(
