@@ -271,6 +271,9 @@ JA: dict[str, str] = {
     "I couldn't download this file from Discord. Please try again.": (
         "Discord からこのファイルをダウンロードできませんでした。もう一度お試しください。"
     ),
+    "Several documents here are called '{name}'. Pick one from the list.": (
+        "ここには「{name}」という名前のドキュメントが複数あります。一覧から選んでください。"
+    ),
     "I can't find that document here. Pick one from the list.": (
         "ここではそのドキュメントが見つかりません。一覧から選んでください。"
     ),

@@ -265,8 +265,18 @@ class Library:
         return await self.store.documents(where.visible_scopes())
 
     async def remove(self, doc_id: str, where: Where, *, user_id: int, can_manage: bool) -> DocumentRecord:
-        """Remove a visible document: its uploader, or someone who manages the server."""
-        doc = next((d for d in await self.visible(where) if d.id == doc_id), None)
+        """Remove a visible document, picked from the suggestions (its id) or typed (its exact name): by its
+        uploader, or someone who manages the server."""
+        visible = await self.visible(where)
+        doc = next((d for d in visible if d.id == doc_id), None)
+        if doc is None:  # typed rather than picked: a name that is one document's is as good as its id
+            named = [d for d in visible if d.name.casefold() == doc_id.strip().casefold()]
+            if len(named) > 1:
+                raise UserError(
+                    "Several documents here are called '{name}'. Pick one from the list.",
+                    kind="ambiguous", params={"name": named[0].name},
+                )
+            doc = named[0] if named else None
         if doc is None:
             raise UserError("I can't find that document here. Pick one from the list.", kind="not_found")
         if doc.uploader_id != user_id and not can_manage:
@@ -275,8 +285,9 @@ class Library:
                 kind="forbidden",
                 params={"uploader": doc.uploader_name, "name": doc.name},
             )
-        await asyncio.to_thread(self.vectors.delete_document, doc.id)
-        await self.store.delete_document(doc.id)
+        async with self._locked(("name", doc.scope_key, doc.name)):  # not while a new version goes in
+            await asyncio.to_thread(self.vectors.delete_document, doc.id)
+            await self.store.delete_document(doc.id)
         return doc
 
     async def uploaded_by(self, user_id: int) -> list[DocumentRecord]:

@@ -137,6 +137,23 @@ async def test_list_and_remove_with_autocomplete(fd: FakeDiscord, world: dict) -
     assert "No documents yet" in listing.last.embeds[0].description
 
 
+async def test_remove_takes_a_typed_name_unless_two_documents_share_it(fd: FakeDiscord, world: dict) -> None:
+    await docs_add(fd, world, {"file": ("handbook.md", HANDBOOK)})
+    desks = b"# Channel handbook\nDesks are free.\n"
+    await docs_add(fd, world, {"file": ("handbook.md", desks)}, scope="channel")
+
+    async def remove(typed: str, channel: str) -> str:
+        rec = await fd.slash("docs remove", {"document": typed}, user=world["ann"], channel=world[channel])
+        return rec.last.content
+
+    assert "Several documents here are called 'handbook.md'" in await remove("handbook.md", "general")
+    # In #random only the server's handbook is visible: the name is one document's there.
+    assert "Removed **handbook.md**" in await remove("HANDBOOK.md ", "random")
+    listing = await fd.slash("docs list", {}, user=world["ann"], channel=world["general"])
+    described = listing.last.embeds[0].description
+    assert described.count("handbook.md") == 1 and "· channel ·" in described
+
+
 async def test_files_on_a_mention_are_indexed_and_the_text_answered(
     fd: FakeDiscord, world: dict, fake_ai: FakeOpenAI
 ) -> None:
