@@ -333,9 +333,11 @@ class DocsCog(commands.Cog):
         """Remove one document from the index."""
         where = where_of(interaction.channel, interaction.guild_id, interaction.user.id)
         can_manage = interaction.guild_id is None or interaction.permissions.manage_guild
+        # A removal waits for a new version of the same file going in: longer than Discord's 3 s to answer.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         library = await self.documents.library()
         doc = await library.remove(document, where, user_id=interaction.user.id, can_manage=can_manage)
-        await interaction.response.send_message(
+        await interaction.followup.send(
             t("Removed **{name}**.", locale_of(interaction), name=doc.name),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,

@@ -286,6 +286,8 @@ class Library:
                 params={"uploader": doc.uploader_name, "name": doc.name},
             )
         async with self._locked(("name", doc.scope_key, doc.name)):  # not while a new version goes in
+            if await self.store.document(doc.id) is None:  # replaced (or removed) while we waited
+                raise UserError("I can't find that document here. Pick one from the list.", kind="not_found")
             await asyncio.to_thread(self.vectors.delete_document, doc.id)
             await self.store.delete_document(doc.id)
         return doc

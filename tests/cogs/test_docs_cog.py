@@ -133,6 +133,7 @@ async def test_list_and_remove_with_autocomplete(fd: FakeDiscord, world: dict) -
         "docs remove", {"document": choices[0].value}, user=world["admin"], channel=world["general"]
     )
     assert "Removed **handbook.md**" in done.last.content
+    assert done.deferred and done.ephemeral  # a removal may wait for a new version going in
     listing = await fd.slash("docs list", {}, user=world["bob"], channel=world["general"])
     assert "No documents yet" in listing.last.embeds[0].description
 

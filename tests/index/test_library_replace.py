@@ -160,3 +160,16 @@ async def test_restart_finishes_a_replacement_cut_off_by_a_crash(tmp_path: Path,
     assert restarted.vectors.doc_ids() == {"v2"}
     assert restarted.vectors.chunk_count(v1.record.id) == 0
     await restarted.aclose()
+
+
+async def test_removing_a_version_that_is_being_replaced_says_so_and_keeps_the_new(
+    services: Services, fake_ai: FakeOpenAI
+) -> None:
+    v1 = await add(services, OLD, "wifi.txt")
+    fake_ai.latency = 0.3  # the new version's embedding takes a while
+    replacing = asyncio.create_task(add(services, NEW, "wifi.txt"))
+    await asyncio.sleep(0.1)  # it holds the name's lock now
+    with pytest.raises(UserError, match="can't find that document"):
+        await services.library.remove(v1.record.id, GENERAL, user_id=7, can_manage=False)
+    v2 = await replacing
+    await assert_only(services, v2.record.id, "newpassword456")
