@@ -110,10 +110,11 @@ class Library:
                 await self.store.delete_document(doc.id)
         # Records are written before their chunks and deleted after them, so chunks with no record are
         # left over, never an ingest in flight.
-        for doc_id in await asyncio.to_thread(self.vectors.doc_ids):
-            if await self.store.document(doc_id) is None:
-                log.info("dropping the chunks of document %s, which has no record", doc_id)
-                await asyncio.to_thread(self.vectors.delete_document, doc_id)
+        # One query each side, not one per document: this runs at every start-up.
+        recorded = await self.store.document_ids()
+        for doc_id in await asyncio.to_thread(self.vectors.doc_ids) - recorded:
+            log.info("dropping the chunks of document %s, which has no record", doc_id)
+            await asyncio.to_thread(self.vectors.delete_document, doc_id)
         return len(unfinished)
 
     async def add(

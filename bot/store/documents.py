@@ -74,6 +74,11 @@ class DocumentsMixin(StoreCore):
         async with self.db.execute(sql + " ORDER BY created_at DESC", args) as cur:
             return [DocumentRecord(*row) for row in await cur.fetchall()]
 
+    async def document_ids(self) -> set[str]:
+        """The id of every document record, in one query (start-up's check for chunks left over)."""
+        async with self.db.execute("SELECT id FROM documents") as cur:
+            return {str(row[0]) for row in await cur.fetchall()}
+
     async def unfinished_documents(self) -> list[DocumentRecord]:
         """Documents whose ingest never finished (a crash or a kill mid-way)."""
         async with self.db.execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE status = 'indexing'") as cur:
